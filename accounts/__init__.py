@@ -1,0 +1,1 @@
+"""Portal users' roles: MSSP administrators and analysts, as Django groups and permissions."""

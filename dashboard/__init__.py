@@ -1,0 +1,1 @@
+"""The analysts' combined incident dashboard, incident detail, tenant overview and export."""

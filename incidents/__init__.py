@@ -1,0 +1,1 @@
+"""Defender XDR incidents and alerts synced from each customer tenant."""

@@ -1,0 +1,1 @@
+"""Customer onboarding: onboarding links, admin consent, tenant ID capture and confirmation."""

@@ -1,0 +1,1 @@
+"""Partner Portal Django project: settings, URLs, entry points and the Celery app."""

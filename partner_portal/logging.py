@@ -1,0 +1,51 @@
+"""Logging helpers: a filter that redacts secrets and tokens from every record.
+
+Tokens, client secrets and authorization headers must never reach a log line. Code should not
+log them in the first place; this filter is the safety net for third-party loggers
+(urllib3, msal) and for exception messages that echo a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PATTERNS = [
+    # JWTs (access tokens, client assertions)
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    # Authorization: Bearer ...
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
+        r"\1[redacted]",
+    ),
+    # form or JSON fields carrying secrets
+    (
+        re.compile(
+            r"(?i)((?:client_secret|client_assertion|access_token|refresh_token|password)"
+            r"['\"]?\s*[:=]\s*['\"]?)[^&\s'\",}]+"
+        ),
+        r"\1[redacted]",
+    ),
+]
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with JWTs, bearer values and secret-bearing fields replaced."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Logging filter: renders the message once, redacts it, and drops the args."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
