@@ -181,7 +181,7 @@ def run(emulator: Emulator, streams: int) -> None:
     incidents = sum(len(p) for pages in data for p in pages)
     alerts = sum(len(i["alerts"]) for pages in data for p in pages for i in p)
     print(
-        f"PostgreSQL {connection.pg_version}; {streams} stream(s); {incidents} incidents, "
+        f"PostgreSQL {connection.cursor().connection.info.server_version}; {streams} stream(s); {incidents} incidents, "
         f"{alerts} alerts ({alerts / incidents:.2f} per incident), "
         f"{sum(len(p) for p in data)} pages (downloaded in {time.perf_counter() - t0:.1f} s)"
     )
