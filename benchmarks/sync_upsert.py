@@ -180,8 +180,9 @@ def run(emulator: Emulator, streams: int) -> None:
     data = [download(c) for c in customers]
     incidents = sum(len(p) for pages in data for p in pages)
     alerts = sum(len(i["alerts"]) for pages in data for p in pages for i in p)
+    server_version = connection.cursor().connection.info.server_version
     print(
-        f"PostgreSQL {connection.cursor().connection.info.server_version}; {streams} stream(s); {incidents} incidents, "
+        f"PostgreSQL {server_version}; {streams} stream(s); {incidents} incidents, "
         f"{alerts} alerts ({alerts / incidents:.2f} per incident), "
         f"{sum(len(p) for p in data)} pages (downloaded in {time.perf_counter() - t0:.1f} s)"
     )
