@@ -88,9 +88,10 @@ def customer_b(analyst_b: Any) -> Any:
 def portal_emulator(emulator: Any, settings: Any) -> Iterator[Any]:
     """The emulator, with the portal's Microsoft settings pointing at it.
 
-    Also clears the per-process MSAL apps and credential cache so no state leaks between tests.
+    Also clears the per-process MSAL apps, credential cache and Defender API sessions (each
+    session fixes its CA bundle when built) so no state leaks between tests.
     """
-    from microsoft import entra
+    from microsoft import defender, entra
 
     settings.AZURE_AUTHORITY_HOST = emulator.url
     settings.DEFENDER_API_URL = emulator.url
@@ -100,9 +101,11 @@ def portal_emulator(emulator: Any, settings: Any) -> Iterator[Any]:
     settings.REQUESTS_CA_BUNDLE = str(emulator.ca_path)
     entra.client_credential.cache_clear()
     entra._apps.clear()
+    defender._shared_sessions.clear()
     yield emulator
     entra.client_credential.cache_clear()
     entra._apps.clear()
+    defender._shared_sessions.clear()
 
 
 @pytest.fixture

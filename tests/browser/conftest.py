@@ -51,11 +51,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, transactional_db: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser context's page. It depends on the database and the live server so it is
+    torn down first: the page stops polling (htmx refresh) before the database is flushed, which
+    otherwise can deadlock a live-server thread on SQLite's shared in-memory connection."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
+    page.goto("about:blank")
     context.close()
 
 
