@@ -39,6 +39,7 @@ identifiers that do not fit are errors.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,20 +168,34 @@ class ParsedIncident:
 
     def search_text(self) -> str:
         """Lowercased, de-duplicated terms: name, alert titles, users, mailboxes, devices, IPs,
-        files, URLs; one per line, at most MAX_SEARCH_TEXT characters."""
+        files, URLs; one per line in first-seen order, at most MAX_SEARCH_TEXT characters.
+
+        A term contained in a longer one is left out (an alert title repeating the incident
+        name, ``j.doe`` beside ``j.doe@contoso.com``): every substring search (``LIKE
+        '%term%'``) matches exactly as before, and the text feeding the trigram index is
+        shorter."""
         seen: dict[str, None] = {}
         for term in [self.name] + [t for a in self.alerts for t in a.search_terms]:
             text = term.strip().lower()
             if text:
                 seen.setdefault(text, None)
-        return "\n".join(seen)[:MAX_SEARCH_TEXT]
+        kept: set[str] = set()
+        longer = ""  # the kept terms so far, longest first
+        for text in sorted(seen, key=len, reverse=True):
+            if "\n" in text or text not in longer:  # a match across two lines would not hold
+                kept.add(text)
+                longer += "\n" + text
+        return "\n".join(t for t in seen if t in kept)[:MAX_SEARCH_TEXT]
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_datetime(value: str) -> datetime:
     """Parse a DateTimeOffset (``2025-02-17T09:14:22.5633333Z``, §5.3) to an aware UTC datetime.
 
     Fraction digits beyond microseconds are truncated (never rounded up, so a watermark built
     from the result is never later than the original). No zone means UTC. Raises ValueError.
+    Cached: a page repeats times (an alert's creation and update time, its incident's update
+    time); datetimes are immutable, and errors are not cached.
     """
     if not _DATETIME_RE.match(value):
         raise ValueError(f"not an ISO 8601 date-time: {value!r}")

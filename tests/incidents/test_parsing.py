@@ -65,21 +65,40 @@ def test_unknown_extra_fields_are_kept_in_raw() -> None:
 def test_search_text_holds_names_users_mailboxes_devices_ips_files_urls() -> None:
     doc, live = parse(page())
 
+    # The alert title "Activity from an anonymous proxy" is inside the name: left out.
     assert doc.search_text().split("\n") == [
         "activity from an anonymous proxy involving one user",
-        "activity from an anonymous proxy",
         "198.51.100.23",
         "anna.doc@contoso-demo.example",
     ]
     assert live.search_text().split("\n") == [
         "malicious attachment opened on one endpoint",
         "document macro launched a script host",
-        "j.kowalski",
-        "j.kowalski@fabrikam-demo.example",
+        "j.kowalski@fabrikam-demo.example",  # the account name "j.kowalski" is inside
         "invoice_0217.docm",
         "https://phish.example/login",
         "fin-ws-017.fabrikam-demo.example",
     ]
+
+
+def test_search_text_leaves_out_terms_inside_longer_ones_but_still_matches_them() -> None:
+    incident = live_incident(incidentName="Phish")
+    alert = incident["alerts"][0]
+    alert["title"] = "Phishing mail\nreported"  # a term with a line break is always kept
+    alert["entities"] = [
+        {"entityType": "User", "accountName": "Ann", "userPrincipalName": "ann@x.example"},
+        {"entityType": "Mailbox", "mailboxAddress": "ANN@X.EXAMPLE"},
+        {"entityType": "Url", "url": "mail\nrep"},
+        {"entityType": "Ip", "ipAddress": "10.0.0.1"},
+    ]
+    alert["devices"] = [{"deviceDnsName": "x.example"}]
+    (parsed,) = parse([incident])
+
+    text = parsed.search_text()
+
+    assert text == "phishing mail\nreported\nann@x.example\nmail\nrep\n10.0.0.1"
+    for term in ("phish", "ann", "x.example", "mail\nrep"):  # every term still matches
+        assert term in text
 
 
 def test_service_sources_are_distinct_and_sorted() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 
+from incidents import pg_copy
 from incidents.models import Alert, Incident
-from incidents.parsing import parse_incident_page
+from incidents.parsing import parse_datetime, parse_incident_page
 from incidents.upsert import StatisticsKeeper, upsert_incidents
 from tests import factories
 from tests.incidents.samples import TENANT, doc_incident, live_incident, page
@@ -173,10 +174,12 @@ def test_a_page_takes_a_fixed_number_of_queries(
     customer: Any, django_assert_max_num_queries: Any
 ) -> None:
     if connection.vendor == "postgresql":
-        # new: SELECT stored; nextval ids + COPY incidents; SELECT stored alerts + COPY alerts.
-        # changed: SELECT stored; per table CREATE TEMP TABLE IF NOT EXISTS, DELETE, COPY,
-        # INSERT .. ON CONFLICT; SELECT stored alerts; DELETE alerts no longer listed.
-        new, changed = 5, 11
+        pg_copy.has_lz4()  # asked once per database, on first use
+        # new: SELECT stored; SET LOCAL; nextval ids + COPY incidents; SELECT stored alerts +
+        # COPY alerts. changed: SELECT stored; SET LOCAL; per table CREATE TEMP TABLE IF NOT
+        # EXISTS, DELETE, COPY, INSERT .. ON CONFLICT; SELECT stored alerts; DELETE alerts no
+        # longer listed.
+        new, changed = 6, 12
     else:
         # Django's batches of 999 parameters (22 columns: 45 rows a batch, so 3 statements
         # for 100 incidents and 7 for 300 alerts), plus the SELECT (and the DELETE).
@@ -221,3 +224,84 @@ def test_statistics_are_refreshed_every_n_new_rows_on_postgresql() -> None:
 
     assert keeper.runs == (1 if connection.vendor == "postgresql" else 0)
     assert keeper.pending == 0
+
+
+def _tricky_incident(n: int, title: str) -> dict[str, Any]:
+    """An incident whose values need escaping or are null, with an unknown nested key."""
+    incident = live_incident(
+        incidentId=n,
+        incidentName="Tab\there, line\nbreak, back\\slash, Ünïcødé ✓",
+        redirectIncidentId=None,
+        futureField={"nested": ["a\tb", "c\\d", None, 1.5, True, "😀"]},
+        incidentUri=f"https://security.microsoft.com/incidents/{n}?tid={TENANT}",
+    )
+    alert = incident["alerts"][0]
+    alert.update(alertId=f"da{n}", incidentId=n, title=title, resolvedTime=None)
+    alert["description"] = "multi\nline \\N not null\r\n"
+    alert["entities"][0]["note"] = "\\x00 is text"
+    return incident
+
+
+@pytest.mark.parametrize("path", ["new", "changed"])
+def test_values_are_stored_exactly_as_received(customer: Any, path: str) -> None:
+    if path == "changed":  # the temp table + INSERT .. ON CONFLICT path on PostgreSQL
+        apply(customer, [_tricky_incident(7, "old title")])
+    incoming = _tricky_incident(7, "Ti\ttle \\ ✓")
+    if path == "changed":
+        incoming["lastUpdateTime"] = "2030-01-01T00:00:00.1234567Z"
+
+    result = apply(customer, [incoming])
+
+    assert (result.created, result.updated) == ((1, 0) if path == "new" else (0, 1))
+    stored = Incident.objects.get(customer=customer, incident_id=7)
+    assert stored.name == "Tab\there, line\nbreak, back\\slash, Ünïcødé ✓"
+    assert stored.redirect_incident_id is None
+    assert stored.raw == {k: v for k, v in incoming.items() if k != "alerts"}
+    assert stored.last_update_time == parse_datetime(incoming["lastUpdateTime"])
+    assert stored.created_time == parse_datetime(incoming["createdTime"])
+    alert = Alert.objects.get(customer=customer, alert_id="da7")
+    sent = incoming["alerts"][0]
+    assert (alert.title, alert.description) == ("Ti\ttle \\ ✓", "multi\nline \\N not null\r\n")
+    assert alert.resolved_time is None
+    assert alert.raw == {k: v for k, v in sent.items() if k not in ("devices", "entities")}
+    assert (alert.devices, alert.entities) == (sent["devices"], sent["entities"])
+    assert apply(customer, [incoming]).unchanged == 1  # and reads back as unchanged
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statistics_are_refreshed_early_then_every_n_new_rows_on_postgresql() -> None:
+    customer = factories.ConnectedCustomerFactory(name="Stats Co", tenant_id=TENANT)
+    keeper = StatisticsKeeper(every=300, first=100)
+    runs = []
+
+    for start in range(1, 501, 100):
+        keeper.record(apply(customer, bulk_page(start, alerts=1)))
+        runs.append(keeper.runs)
+
+    # PostgreSQL: after the first 100 rows, then after 300 more; elsewhere nothing to do.
+    assert runs == ([1, 1, 1, 2, 2] if connection.vendor == "postgresql" else [0] * 5)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL settings")
+@pytest.mark.django_db(transaction=True)  # real transactions: SET LOCAL ends with each
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_written_page_sets_lz4_and_only_non_durable_pages_skip_the_flush(
+    durable: bool,
+) -> None:
+    customer = factories.ConnectedCustomerFactory(name="Settings Co", tenant_id=TENANT)
+
+    def show(name: str) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SHOW {name}")
+            return str(cursor.fetchone()[0])
+
+    before = (show("synchronous_commit"), show("default_toast_compression"))
+    with transaction.atomic():
+        parsed = parse_incident_page(bulk_page(1, count=2), tenant_id=TENANT)
+        upsert_incidents(customer=customer, incidents=parsed, durable=durable)
+        inside = (show("synchronous_commit"), show("default_toast_compression"))
+    after = (show("synchronous_commit"), show("default_toast_compression"))
+
+    assert before[0] == "on"
+    assert inside == ("on" if durable else "off", "lz4" if pg_copy.has_lz4() else before[1])
+    assert after == before
