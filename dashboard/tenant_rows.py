@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from dashboard.presenters import consent_label, consent_problem_text
 from dashboard.selectors import SEVERITIES_DESC, OverviewRow
 from dashboard.templatetags.dashboard_tags import ago, outcome
+from tenants.models import ConsentState
 
 # Query string of the incident list showing a customer's open incidents of one severity,
 # with {pk} and {severity} to fill in.
@@ -42,16 +43,16 @@ def _severity_cells(row: OverviewRow, name: str, list_url: str) -> str:
 
 def _problems(row: OverviewRow) -> str:
     parts = []
+    code = f' <span class="muted">({_e(row.last_error_code)})</span>' if row.last_error_code else ""
     consent_problem = consent_problem_text(row.consent_state, row.missing_roles)
-    if consent_problem:
-        parts.append(f"<p>{_e(consent_problem)}</p>")
-    if row.last_error:
-        code = (
-            f' <span class="muted">({_e(row.last_error_code)})</span>'
-            if row.last_error_code
-            else ""
-        )
-        parts.append(f"<p>{_e(row.last_error)}{code}</p>")
+    if consent_problem and row.consent_state == ConsentState.MISSING_PERMISSIONS:
+        # The explanation already names the missing roles; the last error would repeat it.
+        parts.append(f"<p>{_e(consent_problem)}{code}</p>")
+    else:
+        if consent_problem:
+            parts.append(f"<p>{_e(consent_problem)}</p>")
+        if row.last_error:
+            parts.append(f"<p>{_e(row.last_error)}{code}</p>")
     if row.sync_error:
         parts.append(f"<p>Sync: {_e(row.sync_error)}</p>")
     return "".join(parts) or '<span class="muted">—</span>'

@@ -69,6 +69,7 @@ def test_overview_lists_every_visible_customer_with_state_counts_and_sync(
     assert '<span class="badge state-missing_permissions">Missing permissions</span>' in tailspin
     assert "the app lacks Incident.Read.All" in tailspin
     assert "(HTTP 403)" in tailspin
+    assert "The token lacks Incident.Read.All." not in tailspin  # not said twice
     assert "Never synced" in tailspin
     assert pending.pk and missing.pk
     assert "1 stale" in html
