@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 
 import pytest
 
 from partner_portal.logging import RedactSecretsFilter, redact
 
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiJhYmMiLCJyb2xlcyI6W119.c2lnbmF0dXJlLXBhcnQ"
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# A JWT-shaped value built at run time (no token-like literal in the repository).
+TOKEN = ".".join(
+    [
+        _b64(json.dumps({"typ": "JWT", "alg": "RS256"}).encode()),
+        _b64(json.dumps({"tid": "abc", "roles": []}).encode()),
+        _b64(b"signature-part"),
+    ]
+)
 
 
 @pytest.mark.django_db
