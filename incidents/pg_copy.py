@@ -41,6 +41,8 @@ from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
+from incidents.models import Alert, Incident
+
 # Compact JSON text for jsonb columns (what Django's JSONField would store, minus spaces).
 # Payloads come from json.loads, so they cannot be circular: skip that check.
 _dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -140,14 +142,18 @@ def stored_payloads(
     """``incidents.upsert``'s comparison data, two queries: the stored ``raw`` of incidents
     ``pks``, and their alerts' ``raw``, ``devices`` and ``entities`` by incident pk and alert
     ID (JSON decoded: Django reads jsonb as text)."""
+    incident_table, alert_table = Incident._meta.db_table, Alert._meta.db_table
     loads = json.loads
     alerts: dict[int, dict[str, dict[str, Any]]] = {pk: {} for pk in pks}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, raw FROM incidents_incident WHERE id = ANY(%s::bigint[])", [pks])
+        cursor.execute(
+            f"SELECT id, raw FROM {incident_table} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+            [pks],
+        )
         raws = {pk: loads(raw) for pk, raw in cursor.fetchall()}
         cursor.execute(
-            "SELECT incident_id, alert_id, raw, devices, entities FROM incidents_alert "
-            "WHERE incident_id = ANY(%s::bigint[])",
+            "SELECT incident_id, alert_id, raw, devices, entities "  # noqa: S608 - model names
+            f"FROM {alert_table} WHERE incident_id = ANY(%s::bigint[])",
             [pks],
         )
         for incident_pk, alert_id, raw, devices, entities in cursor.fetchall():
@@ -164,8 +170,8 @@ def delete_unlisted_alerts(incident_pks: list[int], keep: list[str]) -> int:
     returns how many."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM incidents_alert WHERE incident_id = ANY(%s::bigint[]) "
-            "AND NOT (alert_id = ANY(%s::text[]))",
+            f"DELETE FROM {Alert._meta.db_table} "  # noqa: S608 - the model's table name
+            "WHERE incident_id = ANY(%s::bigint[]) AND NOT (alert_id = ANY(%s::text[]))",
             [incident_pks, keep],
         )
         return int(cursor.rowcount)

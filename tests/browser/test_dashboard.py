@@ -200,10 +200,8 @@ def test_new_incident_in_the_emulator_appears_after_the_next_sync_without_reload
     portal_emulator: Any,
     settings: Any,
 ) -> None:
-    from microsoft import defender
     from sync.services import sync_tenant
 
-    defender._shared_sessions.clear()
     settings.DASHBOARD_REFRESH_SECONDS = 1
     tenant = next(t for t in portal_emulator.tenants if t.state == "consented")
     customer = ConnectedCustomerFactory(name="Emulated Contoso", tenant_id=tenant.tenant_id)
@@ -226,4 +224,3 @@ def test_new_incident_in_the_emulator_appears_after_the_next_sync_without_reload
     assert "new-high" in (row.get_attribute("class") or "")
     assert row.locator(".new-marker").inner_text() == "NEW"
     assert "1 new high-severity incident since" in page.locator(".new-high-note").inner_text()
-    defender._shared_sessions.clear()

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from microsoft import defender
 from tenants.models import ConsentState, Customer
 from tests.browser.conftest import sign_in
 
@@ -28,9 +27,7 @@ def portal(live_server: Any, portal_emulator: Any, settings: Any) -> Iterator[An
     settings.PORTAL_URL = live_server.url
     settings.MSSP_NAME = "Blue Team MSSP"
     portal_emulator.register_redirect_uri(live_server.url + "/onboarding/callback/")
-    defender._shared_sessions.clear()
     yield portal_emulator
-    defender._shared_sessions.clear()
 
 
 @pytest.fixture
