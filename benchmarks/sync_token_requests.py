@@ -52,7 +52,7 @@ def hammer(env: dict[str, str], tenants: list[str], seconds: float, start: Any, 
 def phase(label: str, emulator: Emulator, env: dict[str, str], args: Any, usable: float) -> bool:
     from django.core.cache import cache
 
-    from incidents.parsing import parse_datetime
+    from incidents.payload import parse_datetime
 
     cache.clear()  # no shared token yet: every process starts cold
     emulator.clear_requests()

@@ -35,18 +35,20 @@ Rules:
 
 Display strings longer than their column are truncated (the raw payload keeps them whole);
 identifiers that do not fit are errors.
+
+Typed reading and the path-naming errors are in ``incidents.payload``; the validated objects
+(``ParsedIncident``, ``ParsedAlert``) and their search text in ``incidents.parsed``.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from microsoft.errors import BadResponseError
+from incidents.parsed import SEARCH_ENTITY_KEYS, ParsedAlert, ParsedIncident
+from incidents.payload import PayloadError, Reader, type_name
+
+__all__ = ["ParsedAlert", "ParsedIncident", "PayloadError", "parse_incident", "parse_incident_page"]
 
 # Documented values of closed enums (contract §5.3, §5.4, §6, §8), canonical spelling.
 SEVERITIES = ("UnSpecified", "Informational", "Low", "Medium", "High")
@@ -74,33 +76,6 @@ DETERMINATIONS = (
     "NoEnoughDataToValidate",
 )
 
-# Entity/device keys whose values go into the search text (users, mailboxes, IPs, files, URLs).
-SEARCH_ENTITY_KEYS = (
-    "accountName",
-    "userPrincipalName",
-    "mailboxAddress",
-    "sender",
-    "recipient",
-    "ipAddress",
-    "url",
-    "fileName",
-)
-# Characters of search text kept per incident.
-MAX_SEARCH_TEXT = 32_000
-
-_DATETIME_RE = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?\Z"
-)
-
-
-class PayloadError(BadResponseError):
-    """A page failed validation. ``path`` locates the bad value (``value[3].alerts[0].status``);
-    ``code`` is ``bad_payload``, ``wrong_tenant`` or ``oversized_page``."""
-
-    def __init__(self, message: str, *, path: str = "", code: str = "bad_payload") -> None:
-        super().__init__(f"{path}: {message}" if path else message, code=code)
-        self.path = path
-
 
 def _canonical(values: tuple[str, ...]) -> dict[str, str]:
     return {v.lower(): v for v in values}
@@ -113,209 +88,6 @@ _CLASSIFICATION = _canonical(CLASSIFICATIONS)
 _DETERMINATION = _canonical(DETERMINATIONS)
 
 
-@dataclass(slots=True)
-class ParsedAlert:
-    """One validated alert (§5.4). Times are aware UTC datetimes (microsecond precision)."""
-
-    alert_id: str
-    incident_id: int | None
-    title: str
-    description: str
-    severity: str
-    status: str
-    category: str
-    service_source: str
-    detection_source: str
-    classification: str
-    determination: str
-    assigned_to: str
-    mitre_techniques: list[Any]
-    creation_time: datetime | None
-    last_updated_time: datetime | None
-    first_activity: datetime | None
-    last_activity: datetime | None
-    resolved_time: datetime | None
-    devices: list[dict[str, Any]]
-    entities: list[dict[str, Any]]
-    raw: dict[str, Any]
-    search_terms: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ParsedIncident:
-    """One validated incident (§5.3) with its alerts; ``incident_uri`` is "" when not sent."""
-
-    incident_id: int
-    incident_uri: str
-    redirect_incident_id: int | None
-    name: str
-    created_time: datetime
-    last_update_time: datetime
-    assigned_to: str
-    classification: str
-    determination: str
-    status: str
-    severity: str
-    tags: list[Any]
-    comments: list[Any]
-    alerts: list[ParsedAlert]
-    raw: dict[str, Any]
-
-    @property
-    def service_sources(self) -> list[str]:
-        """Distinct non-empty alert ``serviceSource`` values, sorted."""
-        return sorted({a.service_source for a in self.alerts if a.service_source})
-
-    def search_text(self) -> str:
-        """Lowercased, de-duplicated terms: name, alert titles, users, mailboxes, devices, IPs,
-        files, URLs; one per line in first-seen order, at most MAX_SEARCH_TEXT characters.
-
-        A term contained in a longer one is left out (an alert title repeating the incident
-        name, ``j.doe`` beside ``j.doe@contoso.com``): every substring search (``LIKE
-        '%term%'``) matches exactly as before, and the text feeding the trigram index is
-        shorter."""
-        seen: dict[str, None] = {}
-        for term in [self.name] + [t for a in self.alerts for t in a.search_terms]:
-            text = term.strip().lower()
-            if text:
-                seen.setdefault(text, None)
-        kept: set[str] = set()
-        longer = ""  # the kept terms so far, longest first
-        for text in sorted(seen, key=len, reverse=True):
-            if "\n" in text or text not in longer:  # a match across two lines would not hold
-                kept.add(text)
-                longer += "\n" + text
-        return "\n".join(t for t in seen if t in kept)[:MAX_SEARCH_TEXT]
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_datetime(value: str) -> datetime:
-    """Parse a DateTimeOffset (``2025-02-17T09:14:22.5633333Z``, §5.3) to an aware UTC datetime.
-
-    Fraction digits beyond microseconds are truncated (never rounded up, so a watermark built
-    from the result is never later than the original). No zone means UTC. Raises ValueError.
-    Cached: a page repeats times (an alert's creation and update time, its incident's update
-    time); datetimes are immutable, and errors are not cached.
-    """
-    if not _DATETIME_RE.match(value):
-        raise ValueError(f"not an ISO 8601 date-time: {value!r}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def format_filter_datetime(value: datetime) -> str:
-    """A datetime as the $filter wants it: unquoted ISO 8601, 7 fraction digits, ``Z`` (§5.1)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-
-
-class _Reader:
-    """Typed access to one JSON object, raising PayloadError with the path of the bad value."""
-
-    __slots__ = ("obj", "path")
-
-    def __init__(self, obj: Any, path: str) -> None:
-        if not isinstance(obj, dict):
-            raise PayloadError(f"expected an object, got {_type_name(obj)}", path=path)
-        self.obj: dict[str, Any] = obj
-        self.path = path
-
-    def _get(self, key: str, required: bool) -> Any:
-        value = self.obj.get(key)
-        if value is None and required:
-            what = "is null" if key in self.obj else "is missing"
-            raise PayloadError(f"required field {what}", path=f"{self.path}.{key}")
-        return value
-
-    def integer(self, key: str, *, required: bool = False) -> int | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._wrong(key, "an integer", value)
-        return value
-
-    def text(
-        self, key: str, *, required: bool = False, max_length: int = 0, truncate: bool = True
-    ) -> str:
-        value = self._get(key, required)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self._wrong(key, "a string", value)
-        if max_length and len(value) > max_length:
-            if not truncate:
-                raise PayloadError(
-                    f"longer than {max_length} characters", path=f"{self.path}.{key}"
-                )
-            return value[:max_length]
-        return value
-
-    def moment(self, key: str, *, required: bool = False) -> datetime | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self._wrong(key, "an ISO 8601 date-time string", value)
-        try:
-            return parse_datetime(value)
-        except ValueError:
-            raise PayloadError(
-                f"not an ISO 8601 date-time: {value[:40]!r}", path=f"{self.path}.{key}"
-            ) from None
-
-    def enum(self, key: str, allowed: dict[str, str], *, required: bool = False) -> str:
-        value = self._get(key, required)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self._wrong(key, "a string", value)
-        canonical = allowed.get(value.lower())
-        if canonical is None:
-            raise PayloadError(
-                f"unknown value {value[:40]!r} (expected one of {', '.join(allowed.values())})",
-                path=f"{self.path}.{key}",
-            )
-        return canonical
-
-    def array(self, key: str) -> list[Any]:
-        value = self.obj.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self._wrong(key, "an array", value)
-        return value
-
-    def objects(self, key: str) -> list[dict[str, Any]]:
-        items = self.array(key)
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise PayloadError(
-                    f"expected an object, got {_type_name(item)}",
-                    path=f"{self.path}.{key}[{index}]",
-                )
-        return items
-
-    def _wrong(self, key: str, expected: str, value: Any) -> PayloadError:
-        return PayloadError(
-            f"expected {expected}, got {_type_name(value)}", path=f"{self.path}.{key}"
-        )
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
 def _check_tenant(tid: str, expected: str, path: str) -> None:
     if tid.strip().lower() != expected:
         raise PayloadError(
@@ -324,7 +96,7 @@ def _check_tenant(tid: str, expected: str, path: str) -> None:
 
 
 def _parse_alert(obj: Any, path: str, tenant_id: str) -> ParsedAlert:
-    r = _Reader(obj, path)
+    r = Reader(obj, path)
     alert_id = r.text("alertId", required=True, max_length=200, truncate=False)
     if not alert_id:
         raise PayloadError("required field is empty", path=f"{path}.alertId")
@@ -337,14 +109,14 @@ def _parse_alert(obj: Any, path: str, tenant_id: str) -> ParsedAlert:
     for index, technique in enumerate(mitre):
         if not isinstance(technique, str):
             raise PayloadError(
-                f"expected a string, got {_type_name(technique)}",
+                f"expected a string, got {type_name(technique)}",
                 path=f"{path}.mitreTechniques[{index}]",
             )
     title = r.text("title", max_length=500)
     terms = [title]
     for index, entity in enumerate(entities):
         if not isinstance(entity.get("entityType"), str):
-            _Reader(entity, f"{path}.entities[{index}]").text("entityType", required=True)
+            Reader(entity, f"{path}.entities[{index}]").text("entityType", required=True)
         for key in SEARCH_ENTITY_KEYS:
             value = entity.get(key)
             if value and isinstance(value, str):
@@ -382,7 +154,7 @@ def _parse_alert(obj: Any, path: str, tenant_id: str) -> ParsedAlert:
 
 def parse_incident(obj: Any, *, tenant_id: str, path: str = "incident") -> ParsedIncident:
     """Validate one incident object (§5.3) and its alerts. Raises PayloadError."""
-    r = _Reader(obj, path)
+    r = Reader(obj, path)
     incident_id = r.integer("incidentId", required=True)
     assert incident_id is not None
     uri = r.text("incidentUri")
@@ -428,7 +200,7 @@ def parse_incident_page(value: Any, *, tenant_id: str, max_rows: int = 100) -> l
     ``bad_payload`` otherwise) on the first problem; nothing is returned for a bad page.
     """
     if not isinstance(value, list):
-        raise PayloadError(f"expected an array, got {_type_name(value)}", path="value")
+        raise PayloadError(f"expected an array, got {type_name(value)}", path="value")
     if len(value) > max_rows:
         raise PayloadError(
             f"the page has {len(value)} incidents, more than the {max_rows} requested",

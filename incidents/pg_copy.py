@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db import OperationalError, connection, models, transaction
 from psycopg import postgres
 from psycopg.adapt import Dumper
@@ -43,9 +44,10 @@ from psycopg.pq import Format
 
 from incidents.models import Alert, Incident
 
-# Compact JSON text for jsonb columns (what Django's JSONField would store, minus spaces).
-# Payloads come from json.loads, so they cannot be circular: skip that check.
-_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+# Compact JSON for jsonb columns (what Django's JSONField would store, minus spaces), for values
+# orjson cannot encode: integers beyond 64 bits, which json.loads keeps exact. Payloads come
+# from json.loads, so they cannot be circular: skip that check.
+_dumps_exact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 # Django's db_type names that psycopg does not know by that name.
 _TYPE_ALIASES = {"timestamp with time zone": "timestamptz"}
 
@@ -59,9 +61,23 @@ class _Plan:
     types: list[str]
 
     def values(self, row: dict[str, Any]) -> list[Any]:
-        """A row dict as COPY values in ``columns`` order, JSON columns encoded once."""
+        """A row dict as COPY values in ``columns`` order, JSON columns encoded once (UTF-8
+        bytes, ``encode_json``)."""
         json_columns = self.json_columns
-        return [_dumps(row[c]) if c in json_columns else row[c] for c in self.columns]
+        return [encode_json(row[c]) if c in json_columns else row[c] for c in self.columns]
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` (from ``json.loads``) as compact UTF-8 JSON for a jsonb column.
+
+    orjson (several times faster than the standard encoder; JSON encoding was a sixth of the
+    sync's Python time); values it refuses, such as integers beyond 64 bits, which
+    ``json.loads`` keeps exact, go through the standard encoder so nothing is rounded.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return _dumps_exact(value).encode()
 
 
 @functools.cache
@@ -78,20 +94,20 @@ def _plan(model: type[models.Model]) -> _Plan:
     )
 
 
-class _EncodedJson(str):
+class _EncodedJson(bytes):
     """Key under which ``_JsonbTextDumper`` is registered (COPY with ``set_types`` picks the
-    dumper by type OID, so plain ``str`` values of jsonb columns reach it)."""
+    dumper by type OID, so the ``bytes`` values of jsonb columns reach it)."""
 
 
 class _JsonbTextDumper(Dumper):
-    """A jsonb value for binary COPY from JSON text already encoded: the jsonb binary format is
-    a version byte (1) and the UTF-8 text, so nothing is encoded twice."""
+    """A jsonb value for binary COPY from UTF-8 JSON already encoded (``encode_json``): the
+    jsonb binary format is a version byte (1) and the text, so nothing is encoded twice."""
 
     format = Format.BINARY
     oid = postgres.types["jsonb"].oid
 
     def dump(self, obj: Any) -> bytes:
-        return b"\x01" + obj.encode()
+        return b"\x01" + obj
 
 
 def _copy(cursor: Any, target: str, types: list[str], rows: Iterable[list[Any]]) -> None:

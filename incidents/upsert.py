@@ -12,14 +12,12 @@ handful of queries, whatever the page size (the sync calls it inside the page's 
    that moved to another incident, e.g. after a merge, follows it);
 5. one DELETE of alerts that an updated incident no longer lists.
 
-On PostgreSQL the lookups of steps 1, 2 and 5 pass the IDs as one array parameter, and before
-writing, the page's transaction gets lz4 TOAST compression and, with ``durable=False`` (the
-sync), asynchronous commit (``pg_copy.set_local_write_options``).
-
-Steps 3 and 4 use ``bulk_create(update_conflicts=True)`` (SQLite and other databases; Django
-splits it into batches of 999 parameters on SQLite) and, on PostgreSQL, ``incidents.pg_copy``
-(COPY into a temp table + the same INSERT .. ON CONFLICT), which is several times faster for
-pages of large JSON payloads.
+The reads and writes go through ``incidents.row_stores.row_store()``: on PostgreSQL the
+look-ups pass the IDs as one array parameter, new rows are COPYed straight into their table and
+changed ones go through a temp table and the same ``INSERT .. ON CONFLICT`` (several times
+faster than the ORM for pages of large JSON payloads), and the page's transaction gets lz4 TOAST
+compression and, with ``durable=False`` (the sync), asynchronous commit. Elsewhere (SQLite)
+the ORM's ``bulk_create(update_conflicts=True)`` does the same.
 
 Idempotent: applying the same page twice creates nothing and updates nothing the second time.
 An incoming incident older than the stored one (a stale duplicate seen while paging) is
@@ -35,12 +33,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from incidents import pg_copy
 from incidents.models import SEVERITY_RANK, Alert, Incident
-from incidents.parsing import ParsedAlert, ParsedIncident
+from incidents.parsed import ParsedAlert, ParsedIncident
+from incidents.row_stores import row_store
 from tenants.models import Customer
 
 # Inserted rows after which StatisticsKeeper re-analyzes the tables (PostgreSQL).
@@ -49,19 +48,6 @@ ANALYZE_EVERY = 10_000
 # tenant has rows, the planner answers "which of these IDs exist" by reading all of them
 # through the customer_id index (7 ms a page at 10,000 rows instead of 0.1 ms).
 ANALYZE_FIRST = 1_000
-
-
-def _update_fields(model: type[Incident] | type[Alert], *, unchanged: set[str]) -> list[str]:
-    """Fields an upsert overwrites on a conflict (bulk_create): all but the pk and ``unchanged``."""
-    return [
-        f.name for f in model._meta.concrete_fields if not f.primary_key and f.name not in unchanged
-    ]
-
-
-_INCIDENT_UPDATE_FIELDS = _update_fields(
-    Incident, unchanged={"customer", "incident_id", "first_synced_at"}
-)
-_ALERT_UPDATE_FIELDS = _update_fields(Alert, unchanged={"customer", "alert_id"})
 
 
 @dataclass
@@ -136,51 +122,6 @@ def _same_as_stored(
     return True
 
 
-def _stored_incidents(customer_id: int, ids: list[int]) -> list[tuple[int, int, datetime]]:
-    """``(incident_id, pk, last_update_time)`` of the stored incidents among ``ids``."""
-    if connection.vendor == "postgresql":
-        return pg_copy.select_existing(  # type: ignore[return-value]
-            Incident,
-            ["incident_id", "id", "last_update_time"],
-            customer_id=customer_id,
-            key="incident_id",
-            values=ids,
-            array_type="bigint",
-        )
-    return list(
-        Incident.objects.filter(customer_id=customer_id, incident_id__in=ids).values_list(
-            "incident_id", "pk", "last_update_time"
-        )
-    )
-
-
-def _stored_payloads(
-    pks: list[int],
-) -> tuple[dict[int, Any], dict[int, dict[str, dict[str, Any]]]]:
-    """The stored ``raw`` of incidents ``pks``, and their alerts' ``raw``, ``devices`` and
-    ``entities`` by incident pk and alert ID."""
-    if connection.vendor == "postgresql":
-        return pg_copy.stored_payloads(pks)
-    alerts: dict[int, dict[str, dict[str, Any]]] = {pk: {} for pk in pks}
-    raws = dict(Incident.objects.filter(pk__in=pks).values_list("pk", "raw"))
-    for stored in Alert.objects.filter(incident_id__in=pks).values(
-        "incident_id", "alert_id", "raw", "devices", "entities"
-    ):
-        alerts[stored["incident_id"]][stored["alert_id"]] = dict(stored)
-    return raws, alerts
-
-
-def _delete_unlisted_alerts(incident_pks: list[int], keep: list[str]) -> int:
-    """Delete the alerts of ``incident_pks`` whose alert ID is not in ``keep``; returns how many.
-    By incident only: its index is the one to use (the incidents are this customer's)."""
-    if connection.vendor == "postgresql":
-        return pg_copy.delete_unlisted_alerts(incident_pks, keep)
-    deleted, _ = (
-        Alert.objects.filter(incident_id__in=incident_pks).exclude(alert_id__in=keep).delete()
-    )
-    return deleted
-
-
 def _incident_values(
     customer_id: int, tenant_id: str, incident: ParsedIncident, now: datetime
 ) -> dict[str, Any]:
@@ -242,74 +183,6 @@ def _alert_values(customer_id: int, incident_pk: int, alert: ParsedAlert) -> dic
     }
 
 
-def _write_incidents(new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> dict[int, int]:
-    """Store incident rows (``new``: not stored yet; ``changed``: stored, to overwrite);
-    returns ``{incident_id: pk}`` for all of them."""
-    rows = new + changed
-    if not rows:
-        return {}
-    if connection.vendor == "postgresql":
-        pks = dict(
-            zip(
-                [r["incident_id"] for r in new],
-                pg_copy.insert_new(Incident, new, returning_ids=True),
-                strict=True,
-            )
-        )
-        returned = pg_copy.upsert_rows(
-            Incident,
-            changed,
-            unique=("customer_id", "incident_id"),
-            keep=("first_synced_at",),
-            returning=("incident_id", "id"),
-        )
-        pks.update({incident_id: pk for incident_id, pk in returned})
-        return pks
-    objects = [Incident(**row) for row in rows]
-    Incident.objects.bulk_create(
-        objects,
-        update_conflicts=True,
-        unique_fields=["customer", "incident_id"],
-        update_fields=_INCIDENT_UPDATE_FIELDS,
-    )
-    if all(obj.pk is not None for obj in objects):
-        return {obj.incident_id: obj.pk for obj in objects}
-    return dict(  # backends that do not return IDs from an upsert
-        Incident.objects.filter(
-            customer_id=rows[0]["customer_id"], incident_id__in=[r["incident_id"] for r in rows]
-        ).values_list("incident_id", "pk")
-    )
-
-
-def _write_alerts(customer_id: int, rows: list[dict[str, Any]]) -> None:
-    """Store alert rows: insert new ones, overwrite stored ones (by alert ID)."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        stored = {
-            alert_id
-            for (alert_id,) in pg_copy.select_existing(
-                Alert,
-                ["alert_id"],
-                customer_id=customer_id,
-                key="alert_id",
-                values=[r["alert_id"] for r in rows],
-                array_type="text",
-            )
-        }
-        pg_copy.insert_new(Alert, [r for r in rows if r["alert_id"] not in stored])
-        pg_copy.upsert_rows(
-            Alert, [r for r in rows if r["alert_id"] in stored], unique=("customer_id", "alert_id")
-        )
-        return
-    Alert.objects.bulk_create(
-        [Alert(**row) for row in rows],
-        update_conflicts=True,
-        unique_fields=["customer", "alert_id"],
-        update_fields=_ALERT_UPDATE_FIELDS,
-    )
-
-
 def upsert_incidents(
     *,
     customer: Customer,
@@ -333,12 +206,13 @@ def upsert_incidents(
     now = synced_at or timezone.now()
     tenant_id = str(customer.tenant_id)
     by_id = _dedupe(incidents)
+    store = row_store()
     result.max_last_update = max(i.last_update_time for i in by_id.values())
 
     with transaction.atomic(savepoint=False):
         stored = {
             incident_id: (pk, last_update)
-            for incident_id, pk, last_update in _stored_incidents(customer.pk, list(by_id))
+            for incident_id, pk, last_update in store.stored_incidents(customer.pk, list(by_id))
         }
         to_write: list[ParsedIncident] = []
         same_time: dict[int, ParsedIncident] = {}  # stored pk -> incoming
@@ -355,7 +229,7 @@ def upsert_incidents(
             else:
                 same_time[existing[0]] = incident
         if same_time:
-            raws, alerts_by_incident = _stored_payloads(list(same_time))
+            raws, alerts_by_incident = store.stored_payloads(list(same_time))
             for pk, incident in same_time.items():
                 if _same_as_stored(incident, raws.get(pk, {}), alerts_by_incident[pk]):
                     result.unchanged += 1
@@ -364,10 +238,10 @@ def upsert_incidents(
                     result.updated += 1
         if not to_write:
             return result
-        pg_copy.set_local_write_options(synchronous_commit=durable)
+        store.begin_write(durable=durable)
 
         rows = [_incident_values(customer.pk, tenant_id, i, now) for i in to_write]
-        pks = _write_incidents(
+        pks = store.write_incidents(
             [r for r in rows if r["incident_id"] not in stored],
             [r for r in rows if r["incident_id"] in stored],
         )
@@ -385,9 +259,9 @@ def upsert_incidents(
                 if current is None or rank >= current[0]:
                     values = _alert_values(customer.pk, incident_pk, alert)
                     alert_rows[alert.alert_id] = (rank, values)
-        _write_alerts(customer.pk, [entry[1] for entry in alert_rows.values()])
+        store.write_alerts(customer.pk, [entry[1] for entry in alert_rows.values()])
         result.alerts_upserted = len(alert_rows)
         updated_pks = [pks[i.incident_id] for i in to_write if i.incident_id in stored]
         if updated_pks:
-            result.alerts_deleted = _delete_unlisted_alerts(updated_pks, list(alert_rows))
+            result.alerts_deleted = store.delete_unlisted_alerts(updated_pks, list(alert_rows))
     return result

@@ -24,7 +24,7 @@ import requests
 from django.conf import settings
 
 from microsoft import entra, errors
-from microsoft.http import build_session, timeouts
+from microsoft.http import build_session, decode_json, timeouts
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +186,19 @@ class DefenderClient:
             status = response.status_code
             if status == 200:
                 try:
-                    return json.loads(content), len(content), _server_time(response)
+                    body, replaced = decode_json(content)
                 except ValueError:
                     raise errors.BadResponseError(
                         "The Defender API returned malformed JSON.", code="malformed_json"
                     ) from None
+                if replaced:
+                    logger.warning(
+                        "defender tenant=%s replaced_nul=%d: U+0000 in the response was "
+                        "stored as U+FFFD (PostgreSQL cannot store U+0000)",
+                        self.tenant_id,
+                        replaced,
+                    )
+                return body, len(content), _server_time(response)
             if status == 401 and not reauthenticated:
                 reauthenticated = True
                 entra.invalidate_token(self.tenant_id)

@@ -105,6 +105,28 @@ def _conflict(customer: Customer, tenant_id: str) -> tuple[str, str, dict[str, o
     return None
 
 
+def _refuse_conflict(
+    customer: Customer,
+    tenant_id: str,
+    conflict: tuple[str, str, dict[str, object]],
+    *,
+    actor: User | None,
+    actor_label: str,
+) -> Confirmation:
+    """``_refuse`` with outcome CONFLICT for a ``_conflict`` result (code, message, detail)."""
+    code, message, detail = conflict
+    return _refuse(
+        customer=customer,
+        tenant_id=tenant_id,
+        outcome=Outcome.CONFLICT,
+        code=code,
+        message=message,
+        actor=actor,
+        actor_label=actor_label,
+        detail=detail,
+    )
+
+
 def _fail(
     *,
     customer: Customer,
@@ -166,17 +188,7 @@ def confirm_tenant(
         )
     conflict = _conflict(customer, tid)
     if conflict is not None:
-        code, message, detail = conflict
-        return _refuse(
-            customer=customer,
-            tenant_id=tid,
-            outcome=Outcome.CONFLICT,
-            code=code,
-            message=message,
-            actor=actor,
-            actor_label=actor_label,
-            detail=detail,
-        )
+        return _refuse_conflict(customer, tid, conflict, actor=actor, actor_label=actor_label)
     if customer.tenant_id is None:
         PendingTenant.objects.update_or_create(
             customer=customer,
@@ -238,17 +250,7 @@ def confirm_tenant(
     except IntegrityError:  # another customer took the tenant between the check and the save
         conflict = ("tenant_in_use", f"Tenant {tid} is already linked to another customer.", {})
     if conflict is not None:
-        code, message, detail = conflict
-        return _refuse(
-            customer=customer,
-            tenant_id=tid,
-            outcome=Outcome.CONFLICT,
-            code=code,
-            message=message,
-            actor=actor,
-            actor_label=actor_label,
-            detail=detail,
-        )
+        return _refuse_conflict(customer, tid, conflict, actor=actor, actor_label=actor_label)
     return Confirmation(
         outcome=Outcome.CONNECTED,
         customer=customer,

@@ -53,6 +53,8 @@ class SyncOutcome(models.TextChoices):
     THROTTLED = "throttled", "Throttled, will resume"
     PARTIAL = "partial", "Paused, continuing"
     SKIPPED = "skipped", "Skipped"
+    # The customer was offboarded or lost its connection while the run was under way.
+    STOPPED = "stopped", "Stopped: customer disconnected"
 
 
 class SyncTrigger(models.TextChoices):

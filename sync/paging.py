@@ -35,6 +35,12 @@ keeps fast query plans.
 A pass older than PASS_MAX_AGE is restarted from its first page (bounding the effect of
 incidents deleted on Microsoft's side, which would shift rows up).
 
+Each page's transaction first locks the customer row (``SELECT .. FOR NO KEY UPDATE``) and
+checks that the customer is still connected to the same tenant. Offboarding locks the same row
+(``tenants.services.offboard_customer``), so the two never interleave: a customer offboarded
+(with or without its data) while its sync runs gets no further page stored, and a page stored
+just before the offboarding is deleted with the rest (CustomerDisconnected ends the run).
+
 Why a page's commit need not wait for the disk
 ----------------------------------------------
 Each page's transaction commits with ``synchronous_commit = off`` (``upsert_incidents(...,
@@ -60,7 +66,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.parsing import format_filter_datetime, parse_incident_page
+from incidents.parsing import parse_incident_page
+from incidents.payload import format_filter_datetime
 from incidents.upsert import StatisticsKeeper, upsert_incidents
 from microsoft.defender import MAX_PAGE_SIZE, DefenderClient
 from sync.models import SyncRun, TenantSyncState
@@ -106,6 +113,35 @@ class TimeBoxReached(Exception):
     """The run used SYNC_RUN_MAX_SECONDS; the pass continues in a new task."""
 
 
+class CustomerDisconnected(Exception):
+    """The customer left CONNECTED (offboarded, consent revoked, re-checked with missing
+    permissions) or its tenant ID changed while its sync ran; nothing of the page at hand was
+    stored. ``str(exc)`` says what happened."""
+
+
+def lock_connected_customer(customer_pk: int, tenant_id: str) -> None:
+    """Lock the customer's row for the rest of the caller's transaction (``FOR NO KEY
+    UPDATE``: it waits for, and blocks, an offboarding in progress; ignored on SQLite, whose
+    writers are serialized anyway) and check it is still connected to ``tenant_id``.
+
+    Raises CustomerDisconnected otherwise. Must run inside a transaction.
+    """
+    customer = (
+        Customer.objects.select_for_update(no_key=True)
+        .only("consent_state", "tenant_id")
+        .filter(pk=customer_pk)
+        .first()
+    )
+    if customer is None:
+        raise CustomerDisconnected("The customer was deleted while its sync ran.")
+    if not customer.is_connected or str(customer.tenant_id) != tenant_id:
+        state = customer.get_consent_state_display().lower()
+        raise CustomerDisconnected(
+            f"The customer's state changed to {state!r} while its sync ran; the sync stopped "
+            "before storing more incidents."
+        )
+
+
 def start_pass(state: TenantSyncState, now: datetime) -> None:
     """Begin a pass: filter from watermark - overlap, or the backfill window on a first sync."""
     if state.watermark is not None:
@@ -149,8 +185,9 @@ def run_pass(
 
     Updates ``state`` (checkpoint, watermark at the end), ``run`` (figures) and ``progress``
     page by page. Raises TimeBoxReached once ``time.monotonic()`` passes ``deadline`` after a
-    stored page; Microsoft and payload errors (``microsoft.errors``) propagate with nothing of
-    the failing page stored.
+    stored page, and CustomerDisconnected when the customer is no longer connected to
+    ``tenant_id`` at the start of a page's transaction; Microsoft and payload errors
+    (``microsoft.errors``) propagate with nothing of the failing page stored.
     """
     now = timezone.now()
     if state.pass_filter_from is None or (
@@ -174,6 +211,7 @@ def run_pass(
             page.next_link is None and len(page.incidents) < MAX_PAGE_SIZE
         )
         with transaction.atomic():
+            lock_connected_customer(customer.pk, tenant_id)
             # durable=False: see "Why a page's commit need not wait for the disk" above.
             result = upsert_incidents(
                 customer=customer, incidents=parsed, synced_at=now, durable=False

@@ -16,7 +16,9 @@ until Retry-After (limiter key + ``throttled_until``) and the task is re-queued 
 countdown. 5xx, timeouts and dropped connections are retried in the client with bounded
 backoff; still failing → run failed, the next sweep retries. Token failures, 403 and a tenant
 mismatch in the token → ``tenants.consent.record_failure`` (the customer leaves CONNECTED, so
-its sync stops until onboarding re-checks it).
+its sync stops until onboarding re-checks it). A customer offboarded or disconnected while its
+run goes on → the run stops before the next page (``sync.paging.CustomerDisconnected``,
+outcome STOPPED), and a history or state deleted by the offboarding is not written again.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ def _run_locked(
         paging.run_pass(customer, tenant_id, state, run, client, progress, deadline)
     except paging.TimeBoxReached:
         outcome, requeue_in = SyncOutcome.PARTIAL, 0.0
+    except paging.CustomerDisconnected as exc:
+        outcome, error_code, error = SyncOutcome.STOPPED, "customer_disconnected", str(exc)
     except errors.ThrottledError as exc:
         outcome, requeue_in = SyncOutcome.THROTTLED, max(1.0, float(exc.retry_after))
         error_code, error = exc.code, exc.message
@@ -179,6 +183,11 @@ def _page_error(
     return exc.message
 
 
+def _update_existing(obj: SyncRun | TenantSyncState, fields: list[str]) -> None:
+    """Write ``fields`` of ``obj`` if its row still exists (one UPDATE; never an INSERT)."""
+    type(obj)._default_manager.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in fields})
+
+
 def _finish(
     run: SyncRun,
     state: TenantSyncState,
@@ -198,7 +207,9 @@ def _finish(
     run.outcome = outcome
     run.error_code = error_code[:60]
     run.error = error
-    run.save()
+    # Updates only: a customer offboarded with its data while the run went on has lost its
+    # sync history and state, which must not come back.
+    _update_existing(run, [*paging.RUN_FIGURES, "finished_at", "outcome", "error_code", "error"])
     state.last_finished_at = now
     state.last_outcome = outcome
     if outcome == SyncOutcome.SUCCEEDED:
@@ -218,15 +229,16 @@ def _finish(
     else:
         state.last_error = error
         state.next_sync_at = now + timedelta(seconds=settings.SYNC_INTERVAL_SECONDS)
-    state.save(
-        update_fields=[
+    _update_existing(
+        state,
+        [
             "last_finished_at",
             "last_outcome",
             "last_success_at",
             "last_error",
             "throttled_until",
             "next_sync_at",
-        ]
+        ],
     )
     stats = client.stats
     level = logging.WARNING if outcome == SyncOutcome.FAILED else logging.INFO

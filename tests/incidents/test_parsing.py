@@ -1,4 +1,4 @@
-"""incidents.parsing: validation of Defender incident pages (contract §5.3–§5.7)."""
+"""incidents.parsing and incidents.payload: validation of Defender incident pages (§5.3–§5.7)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from incidents.parsing import (
-    PayloadError,
-    format_filter_datetime,
-    parse_datetime,
-    parse_incident_page,
-)
+from incidents.parsing import PayloadError, parse_incident_page
+from incidents.payload import format_filter_datetime, parse_datetime
 from tests.incidents.samples import OTHER_TENANT, TENANT, doc_incident, live_incident, page
 
 

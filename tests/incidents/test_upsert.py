@@ -10,7 +10,8 @@ from django.test import override_settings
 
 from incidents import pg_copy
 from incidents.models import Alert, Incident
-from incidents.parsing import parse_datetime, parse_incident_page
+from incidents.parsing import parse_incident_page
+from incidents.payload import parse_datetime
 from incidents.upsert import StatisticsKeeper, upsert_incidents
 from tests import factories
 from tests.incidents.samples import TENANT, doc_incident, live_incident, page

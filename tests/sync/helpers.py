@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from incidents.models import Incident
-from incidents.parsing import parse_datetime
+from incidents.payload import parse_datetime
 
 
 def emulator_incidents(

@@ -390,3 +390,24 @@ def test_other_tenants_run_when_one_tenant_fails(
 
     assert [r.outcome for r in results] == [SyncOutcome.FAILED, SyncOutcome.SUCCEEDED]
     assert SyncRun.objects.filter(outcome=SyncOutcome.SUCCEEDED).count() == 1
+
+
+def test_nul_characters_are_stored_as_replacement_characters(
+    contoso: Any, portal_emulator: Any, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant_id = str(contoso.tenant_id)
+    added = portal_emulator.add_incident(tenant_id, incidentName="Phish\x00ing on mailbox")
+
+    with caplog.at_level(logging.WARNING, logger="microsoft.defender"):
+        result = sync(contoso, make_client(contoso))
+
+    assert result.outcome == SyncOutcome.SUCCEEDED
+    stored = Incident.objects.get(customer=contoso, incident_id=added["incidentId"])
+    assert stored.name == "Phish\ufffding on mailbox"
+    assert stored.raw["incidentName"] == "Phish\ufffding on mailbox"
+    assert stored_incidents(contoso) == emulator_incidents(portal_emulator, tenant_id)
+    warnings = [r.getMessage() for r in caplog.records if "replaced_nul" in r.getMessage()]
+    assert warnings == [
+        f"defender tenant={tenant_id} replaced_nul=1: U+0000 in the response was stored as "
+        "U+FFFD (PostgreSQL cannot store U+0000)"
+    ]

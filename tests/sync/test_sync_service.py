@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from incidents.models import Alert, Incident
-from incidents.parsing import format_filter_datetime
+from incidents.payload import format_filter_datetime
 from microsoft.defender import DefenderClient
 from sync import services
 from sync.locks import TenantSyncLock

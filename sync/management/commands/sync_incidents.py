@@ -44,7 +44,7 @@ class Command(BaseCommand):
         failed = 0
         for customer in customers:
             result = scheduling.sync_in_foreground(customer=customer)
-            ok = result.outcome in (SyncOutcome.SUCCEEDED, SyncOutcome.SKIPPED)
+            ok = result.outcome in (SyncOutcome.SUCCEEDED, SyncOutcome.SKIPPED, SyncOutcome.STOPPED)
             failed += 0 if ok else 1
             line = (
                 f"tenant={customer.tenant_id} customer={customer.name!r} "
