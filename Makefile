@@ -40,7 +40,7 @@ typecheck: install
 web: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
-	$(BIN)/gunicorn partner_portal.wsgi --bind 127.0.0.1:8000 --workers 3 --access-logfile -
+	$(BIN)/gunicorn partner_portal.wsgi --bind 127.0.0.1:8000 --workers 3 --timeout 120 --access-logfile -
 
 worker: install
 	$(BIN)/celery -A partner_portal.celery worker --loglevel=INFO --concurrency=4

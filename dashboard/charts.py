@@ -22,6 +22,9 @@ BOTTOM = 24
 
 @dataclass
 class Segment:
+    """One severity's part of a day's bar: ``y`` (top edge) and ``height`` in viewBox units
+    (SVG user units, y down), ``count`` incidents of ``severity``."""
+
     severity: str
     y: float
     height: float
@@ -30,6 +33,10 @@ class Segment:
 
 @dataclass
 class Bar:
+    """One day's stacked bar: ``x`` (left edge), ``width`` and ``label_x`` (centre of the day
+    label) in viewBox units; ``label`` ("17 Feb"), drawn if ``show_label``; ``total``
+    incidents; ``title`` the tooltip text; ``segments`` most severe at the bottom."""
+
     x: float
     width: float
     label: str

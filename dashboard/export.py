@@ -60,16 +60,20 @@ class _Echo:
     """A file-like object whose write() returns the line, for csv.writer in a generator."""
 
     def write(self, value: str) -> str:
+        """Return ``value`` (the formatted CSV line) instead of writing it."""
         return value
 
 
 def csv_lines(incidents: Iterable[Incident], *, limit: int) -> Iterator[str]:
-    """The header, one line per incident, and a final note if ``limit`` rows were reached."""
+    """The header (after a UTF-8 BOM), one line per incident up to ``limit``, and a final
+    "# Export stopped at {limit} rows" note only if ``incidents`` held more. Give it up to
+    ``limit + 1`` rows: the extra one, read to know the export was cut, is never written."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(HEADER)
-    written = 0
-    for incident in incidents:
-        written += 1
+    for written, incident in enumerate(incidents):
+        if written == limit:
+            yield writer.writerow(
+                [f"# Export stopped at {limit} rows; narrow the filters for more."]
+            )
+            return
         yield writer.writerow(incident_cells(incident))
-    if written >= limit:
-        yield writer.writerow([f"# Export stopped at {limit} rows; narrow the filters for more."])

@@ -13,6 +13,7 @@ and ``since`` (ISO timestamp: incidents first stored after it are "new").
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -41,6 +42,8 @@ KNOWN_SERVICE_SOURCES = [
 ]
 MAX_RANGE_DAYS = 366
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+# A ``customer`` value that can be a Customer pk as ``str(pk)`` spells it (a bigint at most).
+_PK_RE = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class IncidentFilterForm(forms.Form):
@@ -65,12 +68,17 @@ class IncidentFilterForm(forms.Form):
     sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
 
     def clean_source(self) -> str:
+        """The service source, stripped: an alert ``serviceSource`` name (contract §5.4) of
+        1-100 letters, digits, ``_``, ``.`` or ``-``, or "". Raises ValidationError otherwise
+        (``parse_filters`` then drops the filter and says so)."""
         value: str = self.cleaned_data.get("source", "").strip()
         if value and not _SOURCE_RE.match(value):
             raise forms.ValidationError("Service source names are letters and digits only.")
         return value
 
     def clean_assigned(self) -> str:
+        """The assignee as typed, stripped: a UPN (at most 320 characters), ``unassigned`` in
+        any case (``parse_filters`` normalises it to UNASSIGNED), or "" for anyone."""
         return str(self.cleaned_data.get("assigned", "")).strip()
 
 
@@ -161,14 +169,23 @@ def _keep_known(values: list[str], allowed: set[str], label: str, ignored: list[
     return kept
 
 
-def parse_filters(data: QueryDict, *, customer_choices: list[tuple[int, str]]) -> IncidentFilters:
+def requested_customer_ids(data: QueryDict) -> list[int]:
+    """The distinct ``customer`` values of ``data`` (request.GET) that are well-formed pks, as
+    ints, for the caller to check against the visible customers before ``parse_filters``
+    (which reports every other value as ignored). No query."""
+    return sorted({int(value) for value in data.getlist("customer") if _PK_RE.fullmatch(value)})
+
+
+def parse_filters(data: QueryDict, *, visible_customer_ids: Collection[int]) -> IncidentFilters:
     """Validate ``data`` (request.GET) into ``IncidentFilters``; never raises on bad input.
 
-    ``customer_choices`` must come from ``tenants.scoping.visible_customers`` so a customer the
-    user may not see is dropped like any unknown value (same message, no hint it exists).
+    ``visible_customer_ids`` must come from ``tenants.scoping.visible_customers`` (through
+    ``dashboard.selectors``): every customer the user sees, or at least those of
+    ``requested_customer_ids(data)``. A customer the user may not see is dropped like any
+    unknown value (same message, no hint it exists).
     """
     ignored: list[str] = []
-    visible = {str(pk) for pk, _name in customer_choices}
+    visible = {str(pk) for pk in visible_customer_ids}
     customers = _keep_known(data.getlist("customer"), visible, "Customers", ignored)
     cleaned_data = data.copy()
     for name, (label, allowed) in _MULTI_CHOICES.items():

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from incidents.models import Incident
+from incidents.upsert import incident_uri
 from sync.models import SyncOutcome
-from tenants.models import ConsentState, Customer
+from tenants.models import ConsentState
 
 # Canonical entity type names by lowercase spelling (MailBox/Mailbox compare case-insensitively).
 ENTITY_TYPES = {
@@ -179,15 +180,39 @@ def comment_items(comments: Any) -> list[dict[str, str]]:
     return items
 
 
+def _is_portal_link(uri: str) -> bool:
+    """True if ``uri`` is an https link to the host of DEFENDER_PORTAL_URL (same port, no user
+    info, nothing a browser could read differently from ``urlsplit``: only printable ASCII
+    without spaces or backslashes)."""
+    if not (uri.isascii() and uri.isprintable()) or " " in uri or "\\" in uri:
+        return False
+    portal = urlsplit(settings.DEFENDER_PORTAL_URL)
+    try:
+        link = urlsplit(uri)
+        port, portal_port = link.port, portal.port
+    except ValueError:
+        return False
+    return (
+        link.scheme == "https"
+        and link.username is None
+        and link.password is None
+        and link.hostname is not None
+        and link.hostname == portal.hostname
+        and (port or 443) == (portal_port or 443)
+    )
+
+
 def defender_url(incident: Incident) -> str:
-    """The incident in the Defender portal: ``incidentUri`` as sent, else built from
-    DEFENDER_PORTAL_URL, the incident ID and the customer's tenant ID (contract §5.7)."""
-    if incident.incident_uri:
+    """The incident in the Defender portal (contract §5.3, §5.7): ``incidentUri`` as stored,
+    if it is an https link to DEFENDER_PORTAL_URL's host; else (absent, or a ``javascript:`` or
+    off-site URI, which must never become a link) the link built from DEFENDER_PORTAL_URL, the
+    incident ID and the customer's tenant ID by ``incidents.upsert.incident_uri``."""
+    if incident.incident_uri and _is_portal_link(incident.incident_uri):
         return incident.incident_uri
-    base = settings.DEFENDER_PORTAL_URL.rstrip("/")
-    url = f"{base}/incidents/{incident.incident_id}"
     tenant_id = getattr(incident.customer, "tenant_id", None)
-    return f"{url}?tid={quote(str(tenant_id))}" if tenant_id else url
+    url = incident_uri(tenant_id=str(tenant_id or ""), incident_id=incident.incident_id)
+    # Customer.tenant_id is nullable: without one the link names no tenant (no ``tid=``).
+    return url if tenant_id else url.partition("?")[0]
 
 
 CONSENT_EXPLANATIONS = {
@@ -206,13 +231,9 @@ CONSENT_EXPLANATIONS = {
 }
 
 
-def consent_problem(customer: Customer) -> str:
-    """The customer's consent state as a sentence (empty when connected and healthy)."""
-    return consent_problem_text(customer.consent_state, customer.missing_roles)
-
-
 def consent_problem_text(consent_state: str, missing_roles: list[str] | None) -> str:
-    """``consent_problem`` from plain values (a ConsentState value and the missing app roles)."""
+    """The consent state as a sentence for the tenant overview ("" when connected): from a
+    ConsentState value and, for missing permissions, the missing app roles it names."""
     template = CONSENT_EXPLANATIONS.get(consent_state, "")  # type: ignore[call-overload]
     if consent_state == ConsentState.MISSING_PERMISSIONS:
         roles = ", ".join(missing_roles or []) or "a required permission"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.presenters import consent_label, consent_problem_text
@@ -83,15 +84,11 @@ def _freshness(row: OverviewRow) -> str:
     return text + (' <span class="badge stale">Stale</span>' if row.is_stale else "")
 
 
-def tenant_row(row: OverviewRow, *, list_url: str, detail_pattern: str) -> str:
-    """One ``<tr>`` of the overview. ``list_url`` is the incident list's path;
-    ``detail_pattern`` the customer page's URL for pk 999999999 ("" for no link)."""
+def tenant_row(row: OverviewRow, *, list_url: str) -> str:
+    """One ``<tr>`` of the overview: the customer's name links to its ``tenants:detail`` page;
+    ``list_url`` is the incident list's path (the open counts link to it, filtered)."""
     name = _e(row.name)
-    link = (
-        f'<a href="{_e(detail_pattern.replace("999999999", str(row.customer_id)))}">{name}</a>'
-        if detail_pattern
-        else name
-    )
+    link = f'<a href="{_e(reverse("tenants:detail", args=[row.customer_id]))}">{name}</a>'
     domain = (
         f'<br><span class="muted small">{_e(row.primary_domain)}</span>'
         if row.primary_domain
@@ -107,8 +104,8 @@ def tenant_row(row: OverviewRow, *, list_url: str, detail_pattern: str) -> str:
     )
 
 
-def tenant_rows(rows: Iterable[OverviewRow], *, list_url: str, detail_pattern: str) -> SafeString:
+def tenant_rows(rows: Iterable[OverviewRow], *, list_url: str) -> SafeString:
     """All rows, joined; safe because every interpolated value went through ``escape``."""
     return mark_safe(  # noqa: S308
-        "\n".join(tenant_row(row, list_url=list_url, detail_pattern=detail_pattern) for row in rows)
+        "\n".join(tenant_row(row, list_url=list_url) for row in rows)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import wraps
 from typing import Any, cast
@@ -26,7 +26,7 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import render, resolve_url
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
@@ -34,7 +34,13 @@ from django.views.decorators.http import require_GET
 from dashboard import selectors
 from dashboard.charts import build_chart
 from dashboard.export import csv_lines
-from dashboard.filters import KNOWN_SERVICE_SOURCES, SORTS, IncidentFilters, parse_filters
+from dashboard.filters import (
+    KNOWN_SERVICE_SOURCES,
+    SORTS,
+    IncidentFilters,
+    parse_filters,
+    requested_customer_ids,
+)
 from dashboard.pagination import Cursor, InvalidCursor, decode_cursor
 from dashboard.presenters import (
     comment_items,
@@ -82,10 +88,12 @@ def _parse_since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
-def _list_state(request: HttpRequest) -> tuple[IncidentFilters, Cursor | None, list[str], list]:
-    """Filters, cursor, messages about ignored input, and the customer choices."""
-    choices = selectors.customer_choices(_user(request))
-    filters = parse_filters(request.GET, customer_choices=choices)
+def _list_state(
+    request: HttpRequest, visible_customer_ids: Collection[int]
+) -> tuple[IncidentFilters, Cursor | None, list[str]]:
+    """Filters, cursor and messages about ignored input. ``visible_customer_ids``: the visible
+    customers, all of them or those among the requested ones (see ``parse_filters``)."""
+    filters = parse_filters(request.GET, visible_customer_ids=visible_customer_ids)
     notes = list(filters.ignored)
     cursor = None
     raw_cursor = request.GET.get("after", "")
@@ -94,7 +102,13 @@ def _list_state(request: HttpRequest) -> tuple[IncidentFilters, Cursor | None, l
             cursor = decode_cursor(raw_cursor, sort=filters.sort)
         except InvalidCursor:
             notes.append("The page link was not valid (changed or out of date); showing page 1.")
-    return filters, cursor, notes, choices
+    return filters, cursor, notes
+
+
+def _customer_scope(request: HttpRequest) -> selectors.CustomerScope:
+    """The requested customers the user sees and, if needed, their visible customers' pks:
+    for requests that do not show the customer selector (no names; at most 1 query)."""
+    return selectors.customer_scope(_user(request), requested_customer_ids(request.GET))
 
 
 def _table_context(
@@ -102,7 +116,7 @@ def _table_context(
     filters: IncidentFilters,
     cursor: Cursor | None,
     since: datetime,
-    choices: list[tuple[int, str]],
+    visible_ids: list[int] | None,
 ) -> dict[str, Any]:
     """Context of the auto-refreshed incident table (one page, keyset)."""
     page = selectors.incident_page(
@@ -110,7 +124,7 @@ def _table_context(
         filters,
         cursor=cursor,
         size=settings.DASHBOARD_PAGE_SIZE,
-        visible_ids=[pk for pk, _name in choices],
+        visible_ids=visible_ids,
     )
     base_query = filters.querydict()
     next_url = None
@@ -153,8 +167,10 @@ def _table_context(
 def incident_list(request: HttpRequest) -> HttpResponse:
     """The home page: filters and the first (or cursor's) page of incidents. The summary and
     chart load (and refresh) from ``incident_summary`` so the table never waits for them."""
-    filters, cursor, notes, choices = _list_state(request)
-    context = _table_context(request, filters, cursor, timezone.now(), choices)
+    choices = selectors.customer_choices(_user(request))
+    visible_ids = [pk for pk, _name in choices]
+    filters, cursor, notes = _list_state(request, visible_ids)
+    context = _table_context(request, filters, cursor, timezone.now(), visible_ids)
     context.update(
         {
             "nav": "incidents",
@@ -186,13 +202,16 @@ def _customer_options(choices: list[tuple[int, str]], selected: tuple[int, ...])
 @incident_access
 def incident_list_live(request: HttpRequest) -> HttpResponse:
     """The table's auto-refresh partial (htmx): the same page for the same filters, marking
-    High incidents first stored after ``since`` (the time the page was loaded)."""
-    filters, cursor, _notes, choices = _list_state(request)
+    High incidents first stored after ``since`` (the time the page was loaded). Runs every
+    DASHBOARD_REFRESH_SECONDS per open page, so it reads no customer names: at most 1 query
+    for the customer scope (``selectors.customer_scope``), then the page."""
+    scope = _customer_scope(request)
+    filters, cursor, _notes = _list_state(request, scope.allowed)
     since = _parse_since(request.GET.get("since")) or timezone.now()
     return render(
         request,
         "dashboard/_results.html",
-        _table_context(request, filters, cursor, since, choices),
+        _table_context(request, filters, cursor, since, scope.visible_ids),
     )
 
 
@@ -201,8 +220,12 @@ def incident_list_live(request: HttpRequest) -> HttpResponse:
 def incident_summary(request: HttpRequest) -> HttpResponse:
     """The summary partial (htmx, loaded and refreshed by the list page): open incidents by
     severity, customers with open high/medium incidents and their freshness, and the chart of
-    incidents created per day by severity for the same filters."""
-    filters, _cursor, _notes, _choices = _list_state(request)
+    incidents created per day by severity for the same filters. Refreshed like the table, so
+    it only checks the requested customers (no query when none are requested)."""
+    allowed = selectors.visible_customer_ids(
+        _user(request), among=requested_customer_ids(request.GET)
+    )
+    filters = parse_filters(request.GET, visible_customer_ids=allowed)
     chart_days = selectors.created_per_day(_user(request), filters)
     return render(
         request,
@@ -221,11 +244,14 @@ def incident_summary(request: HttpRequest) -> HttpResponse:
 @require_GET
 @incident_access
 def incident_export(request: HttpRequest) -> StreamingHttpResponse:
-    """CSV of the current filtered view in list order, at most DASHBOARD_EXPORT_MAX_ROWS rows."""
-    filters, _cursor, _notes, choices = _list_state(request)
+    """CSV of the current filtered view in list order, at most DASHBOARD_EXPORT_MAX_ROWS rows
+    and then a note, only if rows were left out. Reads no customer names (``customer_scope``)."""
+    scope = _customer_scope(request)
+    filters = parse_filters(request.GET, visible_customer_ids=scope.allowed)
     limit = settings.DASHBOARD_EXPORT_MAX_ROWS
+    # One row past the cap tells csv_lines whether the export was cut.
     rows = selectors.export_rows(
-        _user(request), filters, limit=limit, visible_ids=[pk for pk, _name in choices]
+        _user(request), filters, limit=limit + 1, visible_ids=scope.visible_ids
     )
     response = StreamingHttpResponse(
         csv_lines(rows, limit=limit), content_type="text/csv; charset=utf-8"
@@ -298,21 +324,8 @@ def tenant_overview(request: HttpRequest) -> HttpResponse:
             "nav": "tenants",
             "overview": overview,
             "page": overview.page,
-            "rows": tenant_rows(
-                overview.rows,
-                list_url=reverse("dashboard:incidents"),
-                detail_pattern=_tenant_detail_pattern(),
-            ),
+            "rows": tenant_rows(overview.rows, list_url=reverse("dashboard:incidents")),
             "severity_columns": selectors.SEVERITIES_DESC,
             "stale_minutes": settings.DASHBOARD_STALE_AFTER_MINUTES,
         },
     )
-
-
-def _tenant_detail_pattern() -> str:
-    """``tenants:detail`` for pk 999999999 (to format per row), or "" while that page does not
-    exist yet (the onboarding area provides it)."""
-    try:
-        return reverse("tenants:detail", args=[999999999])
-    except NoReverseMatch:
-        return ""

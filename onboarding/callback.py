@@ -2,13 +2,16 @@
 
 ``handle_callback`` reads ``state``, ``tenant``, ``admin_consent``, ``error`` and
 ``error_description``; consumes the state (single use, session-bound); records a decline, or
-validates the tenant GUID and runs ``confirm_tenant``. Every path is audited; nothing is stored
+validates the tenant GUID and runs ``confirm_tenant``. Every path that names a customer (through
+its state) is audited; a callback without a state, or with a state this portal did not issue,
+names none and is only logged (one INFO line, no parameter values). Nothing is stored
 on the customer unless the tenant is confirmed. The result is what the customer administrator's
 page shows. No parameter of the callback is ever used as a redirect target.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +26,8 @@ from onboarding.models import ConsentRequest, PendingTenant
 from onboarding.state import StateRejected, consume_state, record_outcome
 from tenants.consent import record_audit
 from tenants.models import AuditAction, ConsentState, Customer
+
+logger = logging.getLogger(__name__)
 
 ACTOR = "customer administrator"
 
@@ -61,21 +66,34 @@ def _param(params: Mapping[str, str], name: str, limit: int = 2000) -> str:
     return str(params.get(name) or "")[:limit]
 
 
+def _log_anonymous(reason: str, flow: str = "v2") -> None:
+    """One log line for a callback that names no customer (no state, or a state this portal
+    did not issue). Not audited: anyone can send such a request, and an audit row each time
+    would let anonymous visitors fill the audit table. No parameter value is logged."""
+    logger.info(
+        "consent callback refused: reason=%s flow=%s (no customer; not audited)", reason, flow
+    )
+
+
 def _reject(
     reason: str, request: ConsentRequest | None, extra: dict[str, object] | None = None
 ) -> CallbackResult:
     minutes = int(settings.CONSENT_STATE_TTL.total_seconds() // 60)
     message = _REJECTIONS[reason].format(minutes=minutes)
     customer = request.customer if request else None
-    if request is not None and reason != "used":  # keep the first callback's outcome
-        record_outcome(request, f"rejected:{reason}")
-    record_audit(
-        customer=customer,
-        action=AuditAction.CALLBACK_REJECTED,
-        actor_label=ACTOR,
-        message=f"Consent callback refused: {message}",
-        detail={"reason": reason, **(extra or {})},
-    )
+    if request is None:
+        # Missing or unknown state: no customer to attach it to, and anyone can send this.
+        _log_anonymous(reason)
+    else:
+        if reason != "used":  # keep the first callback's outcome
+            record_outcome(request, f"rejected:{reason}")
+        record_audit(
+            customer=customer,
+            action=AuditAction.CALLBACK_REJECTED,
+            actor_label=ACTOR,
+            message=f"Consent callback refused: {message}",
+            detail={"reason": reason, **(extra or {})},
+        )
     return CallbackResult(
         status="rejected",
         http_status=400,
@@ -123,15 +141,9 @@ def handle_callback(*, params: Mapping[str, str], session: SessionBase) -> Callb
     state = _param(params, "state", 200)
     error = _param(params, "error", 100)
     if not state and not error and ("code" in params or "session_state" in params):
-        # The v1 link (§2.1) returns a code, no state and no tenant: nothing to confirm here.
-        record_audit(
-            customer=None,
-            action=AuditAction.CALLBACK_REJECTED,
-            actor_label=ACTOR,
-            message="A v1 consent link returned here without state or tenant; the MSSP must "
-            "enter the tenant ID.",
-            detail={"reason": "missing", "flow": "v1"},
-        )
+        # The v1 link (§2.1) returns a code, no state and no tenant: nothing to confirm here,
+        # and no customer to audit it on.
+        _log_anonymous("missing", flow="v1")
         return CallbackResult(
             status="manual",
             http_status=200,
@@ -184,6 +196,8 @@ def handle_callback(*, params: Mapping[str, str], session: SessionBase) -> Callb
         )
     if confirmation.outcome == Outcome.CONFLICT:
         message = "This Microsoft tenant cannot be connected through this onboarding link."
+    elif confirmation.outcome == Outcome.OFFBOARDED:
+        message = "This onboarding link was withdrawn while your consent was being confirmed."
     else:
         message = (
             f"Consent was received, but the portal could not confirm it: {confirmation.message}"

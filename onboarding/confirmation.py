@@ -11,6 +11,11 @@ A tenant ID from the consent redirect, an administrator or the command line is o
 
 Only then is ``Customer.tenant_id`` set and the customer marked connected. Until then the
 tenant ID waits in ``PendingTenant`` so a re-check can retry it. Every outcome is audited.
+
+Offboarding wins: a customer offboarded while its confirmation was running is not reconnected,
+and ``recheck`` refuses an offboarded customer (it needs new consent through a new onboarding
+link, or a manual link). Connecting drops the tenant's shared cached token after commit, so the
+sync's next token carries the roles just confirmed.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from django.db import IntegrityError, transaction
 from microsoft import defender, entra, errors
 from onboarding.models import PendingTenant
 from tenants import consent
-from tenants.models import AuditAction, Customer
+from tenants.models import AuditAction, ConsentState, Customer
 
 
 class Outcome(enum.StrEnum):
@@ -35,6 +40,7 @@ class Outcome(enum.StrEnum):
     CONNECTED = "connected"
     INVALID_TENANT = "invalid_tenant"  # not a GUID / domain did not resolve
     CONFLICT = "conflict"  # tenant held by another customer, or customer holds another tenant
+    OFFBOARDED = "offboarded"  # the customer is (or was meanwhile) offboarded: nothing linked
     FAILED = "failed"  # token, roles or API probe failed (recorded on the customer)
 
 
@@ -57,6 +63,7 @@ class Confirmation:
 
     @property
     def ok(self) -> bool:
+        """True when the tenant was confirmed and the customer is now connected."""
         return self.outcome == Outcome.CONNECTED
 
 
@@ -127,6 +134,17 @@ def _refuse_conflict(
     )
 
 
+# Shown when a confirmation is refused because the customer is offboarded (code "offboarded").
+OFFBOARDED_MESSAGE = (
+    "This customer is offboarded; nothing was linked. Send it a new onboarding link (or link its "
+    "tenant manually) to onboard it again."
+)
+RACE_OFFBOARDED_MESSAGE = (
+    "This customer was offboarded while its tenant was being confirmed; nothing was linked. "
+    "Send it a new onboarding link to onboard it again."
+)
+
+
 def _fail(
     *,
     customer: Customer,
@@ -172,7 +190,19 @@ def confirm_tenant(
     where the tenant ID came from; ``consent_given_at`` is the time of a consent redirect, if the
     confirmation follows one. Never raises for Microsoft errors: they are recorded on the customer
     (``tenants.consent.record_failure``) and returned in the Confirmation.
+
+    An already offboarded ``customer`` may be confirmed (re-onboarding through a new link or the
+    manual path). One that is offboarded *while* this runs (its state, read under a row lock
+    before linking, is OFFBOARDED but was not when this started) is refused with
+    Outcome.OFFBOARDED, code "offboarded", audited CONFIRMATION_FAILED, nothing linked.
+    On success the tenant's shared cached token is invalidated after commit
+    (``entra.invalidate_token``): this confirmation's token came from a fresh MSAL app that
+    bypasses the shared cache, which may still hold an older token without the roles.
     """
+    # Read from the row, not the caller's object (which may predate an offboarding).
+    was_offboarded = Customer.objects.filter(
+        pk=customer.pk, consent_state=ConsentState.OFFBOARDED
+    ).exists()
     try:
         tid = entra.normalize_tenant_id(tenant_id)
     except (ValueError, AttributeError, TypeError):
@@ -234,11 +264,17 @@ def confirm_tenant(
     except errors.MicrosoftError as exc:
         return fail(exc, granted)
 
+    offboarded_meanwhile = False
     try:
         with transaction.atomic():
             locked = Customer.objects.select_for_update().get(pk=customer.pk)
-            conflict = _conflict(locked, tid)
-            if conflict is None:
+            if locked.consent_state == ConsentState.OFFBOARDED and not was_offboarded:
+                # Offboarded while the token request and probe ran: offboarding wins.
+                offboarded_meanwhile = True
+                PendingTenant.objects.filter(customer=locked).delete()
+            else:
+                conflict = _conflict(locked, tid)
+            if conflict is None and not offboarded_meanwhile:
                 locked.tenant_id = tid  # type: ignore[assignment]
                 if consent_given_at is not None:
                     locked.consent_given_at = consent_given_at
@@ -247,8 +283,21 @@ def confirm_tenant(
                     customer=locked, granted_roles=granted, actor=actor, actor_label=actor_label
                 )
                 PendingTenant.objects.filter(customer=customer).delete()
+                # The shared cache may hold an older token of this tenant (e.g. without the
+                # role just granted): drop it so the sync's next token is requested anew.
+                transaction.on_commit(lambda: entra.invalidate_token(tid))
     except IntegrityError:  # another customer took the tenant between the check and the save
         conflict = ("tenant_in_use", f"Tenant {tid} is already linked to another customer.", {})
+    if offboarded_meanwhile:
+        return _refuse(
+            customer=locked,
+            tenant_id=tid,
+            outcome=Outcome.OFFBOARDED,
+            code="offboarded",
+            message=RACE_OFFBOARDED_MESSAGE,
+            actor=actor,
+            actor_label=actor_label,
+        )
     if conflict is not None:
         return _refuse_conflict(customer, tid, conflict, actor=actor, actor_label=actor_label)
     return Confirmation(
@@ -261,22 +310,31 @@ def confirm_tenant(
     )
 
 
-def pending_tenant_id(customer: Customer) -> str | None:
-    """The tenant ID a re-check should confirm: the linked one, else the pending one."""
-    if customer.tenant_id is not None:
-        return str(customer.tenant_id)
-    pending = PendingTenant.objects.filter(customer=customer).first()
-    return str(pending.tenant_id) if pending else None
-
-
 def recheck(
     *, customer: Customer, actor: User | None = None, actor_label: str
 ) -> Confirmation | None:
     """Run ``confirm_tenant`` again for the customer's linked (or pending) tenant ID.
 
-    Returns None, without auditing, when the customer has no tenant ID at all yet.
+    Returns None, without auditing, when the customer has no tenant ID at all yet. Refuses an
+    offboarded customer (Outcome.OFFBOARDED, code "offboarded", audited CONFIRMATION_FAILED,
+    nothing contacted): reconnecting it needs new consent, through a new onboarding link or the
+    manual path (``onboarding.services.link_tenant_manually``).
+
+    ``customer`` is reloaded first (one primary-key query) on purpose: callers (the view, a
+    shell, a task) may hold an object loaded earlier, and the offboarded check and the choice
+    between linked and pending tenant ID must use the current row.
     """
     customer.refresh_from_db()
+    if customer.consent_state == ConsentState.OFFBOARDED:
+        return _refuse(
+            customer=customer,
+            tenant_id=str(customer.tenant_id) if customer.tenant_id else None,
+            outcome=Outcome.OFFBOARDED,
+            code="offboarded",
+            message=OFFBOARDED_MESSAGE,
+            actor=actor,
+            actor_label=actor_label,
+        )
     source: str
     if customer.tenant_id is not None:
         tid, source, entered_as = str(customer.tenant_id), PendingTenant.Source.MANUAL, ""

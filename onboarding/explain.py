@@ -105,6 +105,8 @@ def customer_advice(exc: errors.MicrosoftError | None, *, code: str = "") -> str
             f"This Microsoft tenant cannot be connected to this onboarding link. Contact {mssp} "
             "and tell them your tenant ID."
         )
+    if code == "offboarded":
+        return f"Nothing was connected. Contact {mssp} if you expected this link to work."
     return f"Contact {mssp} and tell them the error code shown."
 
 

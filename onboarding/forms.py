@@ -20,6 +20,9 @@ class ManualTenantForm(forms.Form):
     )
 
     def clean_tenant_or_domain(self) -> str:
+        """The value trimmed and lowercased, without a trailing dot: a GUID in canonical form
+        ("6c2d8e4f-1a3b-…"), or a DNS name (``tenants.forms.DOMAIN_RE``). Raises
+        ValidationError for anything else (URLs, partial GUIDs, words)."""
         value = self.cleaned_data["tenant_or_domain"].strip().lower().rstrip(".")
         try:
             return str(uuid.UUID(value))

@@ -8,6 +8,7 @@ again. Links expire after settings.ONBOARDING_LINK_TTL (default 7 days).
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.conf import settings
@@ -20,6 +21,8 @@ from django.utils import timezone
 from onboarding.models import OnboardingLink
 from tenants.consent import record_audit
 from tenants.models import AuditAction, Customer
+
+logger = logging.getLogger(__name__)
 
 _SIGNER_SALT = "onboarding.link"
 _SEP = "."
@@ -113,13 +116,22 @@ def resolve_link(token: str) -> OnboardingLink:
 
 
 def reject_link(*, reason: str, link: OnboardingLink | None) -> None:
-    """Audit LINK_REJECTED for an unusable onboarding link (no token is recorded)."""
+    """Record that an unusable onboarding link was presented (the token is never recorded).
+
+    A genuine link (expired or revoked, ``link`` set) is audited LINK_REJECTED on its customer.
+    A token that names no link (``link`` None: anyone on the internet can send one) names no
+    customer, so it only logs one INFO line: an audit row per anonymous request would let
+    anyone fill the audit table.
+    """
+    if link is None:
+        logger.info("onboarding link refused: reason=%s (names no link; not audited)", reason)
+        return
     record_audit(
-        customer=link.customer if link else None,
+        customer=link.customer,
         action=AuditAction.LINK_REJECTED,
         actor_label="customer administrator",
         message=f"Onboarding link refused: {reason}.",
-        detail={"reason": reason, "link_id": link.pk if link else None},
+        detail={"reason": reason, "link_id": link.pk},
     )
 
 

@@ -49,6 +49,7 @@ class OnboardingLink(models.Model):
 
     @property
     def is_expired(self) -> bool:
+        """True once ``expires_at`` has passed (settings.ONBOARDING_LINK_TTL after issue)."""
         return self.expires_at <= timezone.now()
 
     @property

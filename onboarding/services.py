@@ -5,6 +5,8 @@ redirect URI. Confirmation itself is in ``onboarding.confirmation``; the callbac
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
@@ -16,6 +18,7 @@ from onboarding.models import OnboardingLink, PendingTenant
 from onboarding.state import mint_state
 from tenants.consent import record_audit
 from tenants.models import AuditAction, Customer
+from tenants.services import update_customer
 
 
 def redirect_uri() -> str:
@@ -52,6 +55,10 @@ def link_tenant_manually(
     then TENANT_LINKED is audited and ``confirm_tenant`` runs. A value that is neither a GUID
     nor a resolvable domain is refused (audited, nothing stored) with Outcome.INVALID_TENANT, or
     Outcome.FAILED when Entra ID could not be reached.
+
+    When a domain was entered, the tenant is connected and the customer has no primary domain
+    yet, the domain becomes its primary domain (``tenants.services.update_customer``, audited
+    CUSTOMER_UPDATED). Used by the tenant page and the ``connect_tenant`` command alike.
     """
     value = (tenant_or_domain or "").strip()
     try:
@@ -87,7 +94,7 @@ def link_tenant_manually(
         + "; confirming it.",
         detail={"tenant_id": tid, "entered": value[:253]},
     )
-    return confirm_tenant(
+    confirmation = confirm_tenant(
         customer=customer,
         tenant_id=tid,
         actor=actor,
@@ -95,3 +102,21 @@ def link_tenant_manually(
         source=source,
         entered_as=entered_as,
     )
+    domain = _entered_domain(value)
+    if confirmation.ok and domain and not confirmation.customer.primary_domain:
+        confirmation.customer = update_customer(
+            customer=confirmation.customer,
+            actor=actor,
+            actor_label=actor_label,
+            primary_domain=domain,
+        )
+    return confirmation
+
+
+def _entered_domain(value: str) -> str:
+    """``value`` as a domain (lowercased, no trailing dot), or "" when it is a tenant ID."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return value.lower().rstrip(".")[:253]
+    return ""

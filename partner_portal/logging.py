@@ -18,6 +18,8 @@ _PATTERNS = [
         re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+)?[^\s'\",}]+"),
         r"\1[redacted]",
     ),
+    # a bare "Bearer <value>" (e.g. an exception message quoting a header's value)
+    (re.compile(r"(?i)\b(bearer\s+)(?!\[redacted)[^\s'\",}]+"), r"\1[redacted]"),
     # form or JSON fields carrying secrets
     (
         re.compile(
@@ -36,16 +38,34 @@ def redact(text: str) -> str:
     return text
 
 
+# Renders tracebacks exactly as a default ``logging.Formatter`` would.
+_TRACEBACK_FORMATTER = logging.Formatter()
+
+
 class RedactSecretsFilter(logging.Filter):
-    """Logging filter: renders the message once, redacts it, and drops the args."""
+    """Logging filter: renders the message once, redacts it, and drops the args.
+
+    Also renders the record's exception (``exc_info``) into ``exc_text`` and redacts it, and
+    redacts ``stack_info``. A filter runs before the formatter, when ``exc_text`` is still
+    None; ``logging.Formatter.format`` prints a preset ``exc_text`` instead of formatting
+    ``exc_info`` again, so the traceback in the log line is the redacted one (and appears once).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place; always True (no record is dropped)."""
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not lose the record
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            try:
+                record.exc_text = _TRACEBACK_FORMATTER.formatException(record.exc_info)
+            except Exception:  # noqa: BLE001 - an unprintable exception must not lose the record
+                record.exc_text = f"{record.exc_info[0]!r} (traceback could not be formatted)"
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

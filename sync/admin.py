@@ -11,6 +11,11 @@ from tenants.scoping import scope_to_user
 
 
 class _ReadOnlyScopedAdmin(admin.ModelAdmin):
+    """Read-only admin scoped to the user's customers (``tenants.scoping.scope_to_user``): no
+    add, change or delete. Deleting a TenantSyncState would reset the tenant's watermark (a full
+    backfill) and deleting SyncRuns would erase sync history; both only change through the sync
+    service and offboarding."""
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return scope_to_user(super().get_queryset(request), request.user)
 
@@ -20,9 +25,14 @@ class _ReadOnlyScopedAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
 
 @admin.register(TenantSyncState)
 class TenantSyncStateAdmin(_ReadOnlyScopedAdmin):
+    """Each tenant's sync state (watermark, next sync, throttling), read-only."""
+
     list_display = (
         "customer",
         "last_outcome",
@@ -38,6 +48,8 @@ class TenantSyncStateAdmin(_ReadOnlyScopedAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(_ReadOnlyScopedAdmin):
+    """Sync history with each run's figures, read-only."""
+
     list_display = (
         "customer",
         "trigger",

@@ -47,6 +47,14 @@ class TenantSyncState(models.Model):
 
 
 class SyncOutcome(models.TextChoices):
+    """How a sync run ended (``SyncRun.outcome``, ``TenantSyncState.last_outcome``).
+
+    RUNNING while under way; THROTTLED (Defender API 429, or the tenant still throttled) and
+    PARTIAL (the run's time box was reached) are requeued and continue from where they stopped;
+    SKIPPED when the customer is not connected or another worker holds its sync lock; STOPPED
+    when the customer was offboarded or disconnected mid-run.
+    """
+
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -58,6 +66,9 @@ class SyncOutcome(models.TextChoices):
 
 
 class SyncTrigger(models.TextChoices):
+    """What started a sync run: the beat schedule, a user's "Sync now", or the
+    ``sync_incidents`` command."""
+
     SCHEDULE = "schedule", "Schedule"
     MANUAL = "manual", "Sync now"
     COMMAND = "command", "Command line"

@@ -30,6 +30,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from microsoft import errors
@@ -155,6 +156,9 @@ def _run_locked(
             exc.code or "error",
             _page_error(exc, state, progress),
         )
+    except ImproperlyConfigured as exc:  # the portal's credential (e.g. its certificate)
+        outcome, error_code = SyncOutcome.FAILED, "not_configured"
+        error = f"The portal's application is not configured: {exc}"
     except SoftTimeLimitExceeded:
         outcome, error_code = SyncOutcome.FAILED, "time_limit"
         error = "The sync hit the task's time limit; the next run resumes after the last page."

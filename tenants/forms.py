@@ -6,6 +6,7 @@ import re
 
 from django import forms
 
+from tenants import services
 from tenants.models import Customer
 
 # A DNS name: labels of letters, digits and hyphens, at least one dot (e.g. contoso.com).
@@ -28,17 +29,14 @@ class CustomerForm(forms.ModelForm):
         }
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise forms.ValidationError("Enter a display name.")
-        taken = Customer.objects.filter(name__iexact=name)
-        if self.instance.pk:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise forms.ValidationError("A customer with this name already exists.")
-        return name
+        """The display name normalised and checked by the service's naming rule
+        (``tenants.services.clean_customer_name``: whitespace collapsed, unique ignoring case,
+        this customer excluded when editing). Raises ValidationError shown on the field."""
+        return services.clean_customer_name(self.cleaned_data["name"], exclude_pk=self.instance.pk)
 
     def clean_primary_domain(self) -> str:
+        """The domain lowercased, without a trailing dot; empty is allowed. Raises
+        ValidationError unless it is a DNS name with at least one dot (``DOMAIN_RE``)."""
         domain = self.cleaned_data["primary_domain"].strip().lower().rstrip(".")
         if domain and not DOMAIN_RE.match(domain):
             raise forms.ValidationError("Enter a domain name such as contoso.com.")
@@ -46,11 +44,17 @@ class CustomerForm(forms.ModelForm):
 
 
 class OffboardForm(forms.Form):
-    """Keep or delete the customer's data, with an explicit confirmation."""
+    """Keep or delete the customer's data, with an explicit confirmation.
 
+    Fields: ``keep_or_delete`` (KEEP or DELETE, default KEEP) and ``confirm`` (a checkbox that
+    must be ticked). Read the choice through ``delete_data`` after ``is_valid()``.
+    """
+
+    # Values of ``keep_or_delete``.
     KEEP = "keep"
     DELETE = "delete"
 
+    # KEEP: data stays, read-only; DELETE: incidents, alerts and sync history deleted now.
     keep_or_delete = forms.ChoiceField(
         choices=[
             (KEEP, "Keep its incidents and sync history (read-only; syncing stops)"),
@@ -60,6 +64,7 @@ class OffboardForm(forms.Form):
         initial=KEEP,
         label="Data",
     )
+    # Must be ticked: the administrator acknowledges that syncing stops.
     confirm = forms.BooleanField(
         required=True,
         label="I understand that syncing stops and the customer must consent again to reconnect.",
@@ -67,4 +72,5 @@ class OffboardForm(forms.Form):
 
     @property
     def delete_data(self) -> bool:
+        """True when the administrator chose to delete the data (only after ``is_valid()``)."""
         return self.cleaned_data.get("keep_or_delete") == self.DELETE

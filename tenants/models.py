@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class ConsentState(models.TextChoices):
@@ -22,7 +23,9 @@ class Customer(models.Model):
 
     ``tenant_id`` is set only from a confirmed source (a client-credential token whose ``tid``
     matched); it is unique, so one tenant cannot be connected to two customers. Only customers in
-    ``ConsentState.CONNECTED`` are synced.
+    ``ConsentState.CONNECTED`` are synced. ``name`` is unique ignoring case (database
+    constraint ``customer_name_ci_unique``); write it through ``tenants.services``, which
+    normalises whitespace first.
     """
 
     name = models.CharField(max_length=200, unique=True)
@@ -58,6 +61,15 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Names are unique ignoring case ("contoso" next to "Contoso" is refused);
+            # tenants.services.clean_customer_name checks the same rule with a clear message.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="customer_name_ci_unique",
+                violation_error_message="A customer with this name already exists.",
+            ),
+        ]
         permissions = [
             ("manage_onboarding", "Can onboard, re-check and offboard customers"),
             ("view_all_customers", "Can see every customer's data"),

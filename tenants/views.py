@@ -12,8 +12,8 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -102,8 +102,8 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 **{name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS},
                 actor=_actor(request),
             )
-        except IntegrityError:
-            form.add_error("name", "A customer with this name already exists.")
+        except ValidationError as exc:  # the name was taken meanwhile
+            form.add_error("name", exc)
         else:
             messages.success(
                 request, f"{customer.name} added. Send its onboarding link to its administrator."
@@ -121,13 +121,17 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = _customer_or_404(request, pk)
     form = CustomerForm(request.POST or None, instance=Customer.objects.get(pk=customer.pk))
     if request.method == "POST" and form.is_valid():
-        services.update_customer(
-            customer=customer,
-            actor=_actor(request),
-            **{name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS},
-        )
-        messages.success(request, "Customer saved.")
-        return redirect("tenants:detail", pk=customer.pk)
+        try:
+            services.update_customer(
+                customer=customer,
+                actor=_actor(request),
+                **{name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS},
+            )
+        except ValidationError as exc:  # the name was taken meanwhile
+            form.add_error("name", exc)
+        else:
+            messages.success(request, "Customer saved.")
+            return redirect("tenants:detail", pk=customer.pk)
     return render(
         request,
         "tenants/customer_form.html",
@@ -163,7 +167,8 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required(MANAGE, raise_exception=True)
 def customer_recheck(request: HttpRequest, pk: int) -> HttpResponse:
-    """Run the confirmation again for the customer's tenant ID."""
+    """Run the confirmation again for the customer's tenant ID (refused, with a message, for
+    an offboarded customer: see ``onboarding.confirmation.recheck``)."""
     customer = _customer_or_404(request, pk)
     confirmation = recheck(
         customer=customer,

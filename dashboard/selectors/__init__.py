@@ -5,7 +5,8 @@ Modules: ``filtering`` (scope, filters, customer choices), ``listing`` (incident
 and export), ``detail`` (one incident), ``summaries`` (summary panel and chart),
 ``overview`` (tenant overview). Everything public is importable from here.
 
-Query budget (whatever the data size): ``customer_choices`` 1, ``incident_page`` 1,
+Query budget (whatever the data size): ``customer_choices`` 1, ``visible_customer_ids`` 1 (0
+for an empty ``among``), ``customer_scope`` at most 1, ``incident_page`` 1,
 ``open_counts`` 1, ``customers_with_sync_state`` 1, ``summary`` 2, ``created_per_day`` 1,
 ``incident_detail`` 2 (+1 for a merge target), ``incident_raw`` 2, ``tenant_overview`` 2,
 ``export_rows`` 1 per ``chunk`` rows.
@@ -16,10 +17,13 @@ from dashboard.selectors.filtering import (
     OPEN_STATUSES,
     RANK_TO_SEVERITY,
     SEVERITIES_DESC,
+    CustomerScope,
     User,
     customer_choices,
+    customer_scope,
     filter_incidents,
     scoped_incidents,
+    visible_customer_ids,
 )
 from dashboard.selectors.listing import (
     LIST_FIELDS,
@@ -58,6 +62,7 @@ __all__ = [
     "RANK_TO_SEVERITY",
     "SEVERITIES_DESC",
     "CustomerOpen",
+    "CustomerScope",
     "DayCounts",
     "Freshness",
     "IncidentPage",
@@ -69,6 +74,7 @@ __all__ = [
     "chart_range",
     "created_per_day",
     "customer_choices",
+    "customer_scope",
     "customers_with_sync_state",
     "export_rows",
     "filter_incidents",
@@ -82,4 +88,5 @@ __all__ = [
     "stale_after",
     "summary",
     "tenant_overview",
+    "visible_customer_ids",
 ]

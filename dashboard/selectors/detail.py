@@ -14,11 +14,15 @@ _ALERT_ORDER = F("first_activity").asc(nulls_last=True)
 def incident_detail(user: User, pk: int) -> Incident | None:
     """The incident ``pk`` if ``user`` may see it, with ``customer``, its alerts (by first
     activity) and ``merge_target`` (the local incident it was merged into, or None); 2 queries
-    (+1 for a merge target)."""
+    (+1 for a merge target). The stored payloads (incident ``raw`` and ``search_text``, alert
+    ``raw``) are deferred: the page loads them through ``incident_raw`` when asked, and
+    reading them from these objects would cost a query each."""
+    alerts = Alert.objects.defer("raw").order_by(_ALERT_ORDER, "id")
     incident = (
         scoped_incidents(user)
         .select_related("customer")
-        .prefetch_related(Prefetch("alerts", queryset=Alert.objects.order_by(_ALERT_ORDER, "id")))
+        .defer("raw", "search_text")
+        .prefetch_related(Prefetch("alerts", queryset=alerts))
         .filter(pk=pk)
         .first()
     )

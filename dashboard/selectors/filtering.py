@@ -1,12 +1,15 @@
 """What every dashboard read starts from: the user's scope and the list's filters.
 
-``scoped_incidents`` and ``customer_choices`` go through ``tenants.scoping``; the other
-selector modules build on them, so none of them can return another customer's data.
+``scoped_incidents``, ``customer_choices``, ``visible_customer_ids`` and ``customer_scope`` go
+through ``tenants.scoping``; the other selector modules build on them, so none of them can return
+another customer's data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
@@ -14,7 +17,7 @@ from django.db.models import QuerySet
 
 from dashboard.filters import UNASSIGNED, IncidentFilters
 from incidents.models import SEVERITY_RANK, Incident, IncidentStatus
-from tenants.scoping import scope_to_user, visible_customers
+from tenants.scoping import scope_to_user, sees_all_customers, visible_customers
 
 User = AuthUser | AnonymousUser
 # Open incidents. The partial index incident_open_partial_idx (migration 0003) has exactly
@@ -26,8 +29,44 @@ RANK_TO_SEVERITY = {rank: name for name, rank in SEVERITY_RANK.items()}
 
 
 def customer_choices(user: User) -> list[tuple[int, str]]:
-    """``[(pk, name)]`` of the customers ``user`` sees, by name (1 query)."""
+    """``[(pk, name)]`` of the customers ``user`` sees, by name (1 query). For the page that
+    shows the customer selector; requests without it use ``customer_scope``."""
     return list(visible_customers(user).order_by("name").values_list("pk", "name"))
+
+
+def visible_customer_ids(user: User, *, among: Collection[int] | None = None) -> list[int]:
+    """Pks of the customers ``user`` sees, all of them or only those in ``among`` (e.g. the
+    customer filter's requested pks), unordered. 1 query; none if ``among`` is empty."""
+    if among is not None and not among:
+        return []
+    customers = visible_customers(user)
+    if among is not None:
+        customers = customers.filter(pk__in=list(among))
+    return list(customers.order_by().values_list("pk", flat=True))
+
+
+class CustomerScope(NamedTuple):
+    """What a list request needs to know of the user's customers, without their names.
+
+    ``allowed``: the requested customer pks the user sees (for ``parse_filters``).
+    ``visible_ids``: for a user who does not see every customer, the pks of all the customers
+    they see (``incident_page``'s and ``export_rows``' ``visible_ids``); None for a user who
+    sees every customer, for whom those selectors do not use it.
+    """
+
+    allowed: list[int]
+    visible_ids: list[int] | None
+
+
+def customer_scope(user: User, requested: Collection[int]) -> CustomerScope:
+    """``CustomerScope`` of ``user`` for the ``requested`` customer pks: at most 1 query (the
+    visible customers' pks for a user who does not see them all, else the requested customers
+    that exist; none for a user who sees every customer and requested none)."""
+    if sees_all_customers(user):
+        return CustomerScope(allowed=visible_customer_ids(user, among=requested), visible_ids=None)
+    visible = visible_customer_ids(user)
+    seen = set(visible)
+    return CustomerScope(allowed=[pk for pk in requested if pk in seen], visible_ids=visible)
 
 
 def scoped_incidents(user: User) -> QuerySet[Incident]:

@@ -125,8 +125,8 @@ def incident_page(
     """The page of ``size`` incidents after ``cursor`` in ``filters.sort`` order (1 query).
 
     Reads ``size + 1`` rows to know whether a next page exists; never counts. ``visible_ids``
-    (the pks of ``customer_choices``, if the caller has them) lets an analyst's list read per
-    customer (see the module doc); rows are always scoped to ``user`` as well.
+    (the pks of ``customer_choices``, or ``customer_scope(...).visible_ids``) lets an analyst's
+    list read per customer (see the module doc); rows are always scoped to ``user`` as well.
     """
     order = order_by_fields(filters.sort)
     candidates = _candidates(user, filters, visible_ids)

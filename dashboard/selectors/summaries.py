@@ -36,14 +36,17 @@ class CustomerOpen:
 
     @property
     def high(self) -> int:
+        """Open incidents of severity High (0 if none)."""
         return self.by_rank.get(SEVERITY_RANK["High"], 0)
 
     @property
     def medium(self) -> int:
+        """Open incidents of severity Medium (0 if none)."""
         return self.by_rank.get(SEVERITY_RANK["Medium"], 0)
 
     @property
     def total(self) -> int:
+        """Open incidents of every severity."""
         return sum(self.by_rank.values())
 
 
@@ -87,6 +90,7 @@ class Freshness:
 
     @property
     def last_success_at(self) -> datetime | None:
+        """When the customer's last successful sync finished (aware UTC), None if never."""
         return self.state.last_success_at if self.state else None
 
     @property
@@ -187,6 +191,7 @@ class DayCounts:
 
     @property
     def total(self) -> int:
+        """Incidents created on ``day``, every severity."""
         return sum(self.counts.values())
 
 

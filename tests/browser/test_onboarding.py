@@ -15,6 +15,7 @@ import pytest
 
 from tenants.models import ConsentState, Customer
 from tests.browser.conftest import sign_in
+from tests.factories import ConnectedCustomerFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -143,3 +144,38 @@ def test_v1_link_then_manual_tenant_entry_connects(
     assert page.inner_text("#tenant-id") == tenant.tenant_id
     assert page.inner_text("#granted-roles") == "Incident.Read.All"
     assert "Tenant linked manually" in page.inner_text("#audit")
+
+
+def test_offboarded_customer_reconnects_only_through_a_new_link(
+    page: Any, customer_admin: Any, live_server: Any, portal: Any, admin_user: Any
+) -> None:
+    """After offboarding there is no "Re-check consent" button; a new onboarding link and the
+    customer's consent connect the customer again."""
+    tenant = portal.tenant(state="consented")
+    customer = ConnectedCustomerFactory(name="Northwind Traders", tenant_id=tenant.tenant_id)
+    sign_in(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/customers/{customer.pk}/")
+    assert page.locator("#recheck").count() == 1
+
+    page.click("#offboard")
+    page.check("#id_confirm")
+    page.click("#confirm-offboard")
+    page.wait_for_selector(".message.success")
+    assert page.inner_text("#consent-state") == "Offboarded"
+    assert page.locator("#recheck").count() == 0
+    assert page.locator("#onboarding-link").count() == 0  # offboarding revoked the link
+
+    page.click("#new-link")
+    page.wait_for_selector("#onboarding-link")
+    link = str(page.input_value("#onboarding-link"))
+    customer_admin.goto(link)
+    customer_admin.click("#grant-consent")
+    customer_admin.select_option("#tenant", tenant.tenant_id)
+    customer_admin.click("#accept")
+    customer_admin.wait_for_url(re.compile(re.escape(live_server.url) + "/onboarding/callback/"))
+    assert customer_admin.inner_text("#result-title") == "Your tenant is connected"
+
+    page.reload()
+    assert page.inner_text("#consent-state") == "Connected"
+    assert page.inner_text("#tenant-id") == tenant.tenant_id
+    assert page.locator("#recheck").count() == 1

@@ -238,3 +238,67 @@ def test_free_text_search_stays_in_scope_whatever_the_caller_passes(
     ):
         page = incident_page(analyst_a, filters, cursor=None, size=10, visible_ids=ids)
         assert [row.name for row in page.rows] == expected
+
+
+@pytest.mark.parametrize(
+    ("persona", "requested", "allowed", "visible", "queries"),
+    [
+        ("admin_user", [], [], None, 0),
+        ("admin_user", ["a", "b", "missing"], ["a", "b"], None, 1),
+        ("analyst_a", [], [], ["a"], 1),
+        ("analyst_a", ["a", "b", "missing"], ["a"], ["a"], 1),
+        ("analyst_b", ["a"], [], ["b"], 1),
+        ("outsider", ["a", "b"], [], [], 1),
+    ],
+)
+def test_customer_scope_checks_requested_customers_without_loading_names(
+    request: pytest.FixtureRequest,
+    django_assert_num_queries: Any,
+    customer_a: Any,
+    customer_b: Any,
+    persona: str,
+    requested: list[str],
+    allowed: list[str],
+    visible: list[str] | None,
+    queries: int,
+) -> None:
+    """What the refresh partials and the export read instead of the named customer list."""
+    from dashboard.selectors import customer_scope
+
+    pks = {"a": customer_a.pk, "b": customer_b.pk, "missing": customer_b.pk + 1000}
+    user = request.getfixturevalue(persona)
+    user.has_perm("tenants.view_all_customers")  # load the permission cache first
+    with django_assert_num_queries(queries):
+        scope = customer_scope(user, [pks[k] for k in requested])
+    assert sorted(scope.allowed) == sorted(pks[k] for k in allowed)
+    assert scope.visible_ids == (None if visible is None else [pks[k] for k in visible])
+
+
+def test_the_table_refresh_applies_or_drops_a_customer_filter_like_the_page(
+    client: Any, admin_user: Any, analyst_a: Any, incident_a: Any, incident_b: Any
+) -> None:
+    live = reverse("dashboard:incidents_live")
+    client.force_login(admin_user)
+    body = _body(client.get(live, {"customer": incident_b.customer.pk}))
+    assert FABRIKAM_NAME in body
+    assert CONTOSO_NAME not in body
+    client.force_login(analyst_a)
+    body = _body(client.get(live, {"customer": incident_b.customer.pk}))
+    assert CONTOSO_NAME in body  # dropped, as on the full page, not turned into "nothing"
+    assert "Fabrikam" not in body
+
+
+def test_the_summary_refresh_applies_or_drops_a_customer_filter_like_the_page(
+    client: Any, admin_user: Any, analyst_a: Any, incident_a: Any, incident_b: Any
+) -> None:
+    summary = reverse("dashboard:summary")
+    client.force_login(admin_user)
+    body = _body(client.get(summary, {"customer": incident_b.customer.pk}))
+    assert ">Fabrikam</a>" in body
+    assert "Contoso" not in body
+    assert "selected customers" in body
+    client.force_login(analyst_a)
+    body = _body(client.get(summary, {"customer": incident_b.customer.pk}))
+    assert ">Contoso</a>" in body
+    assert "Fabrikam" not in body
+    assert "selected customers" not in body

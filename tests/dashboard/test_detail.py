@@ -248,3 +248,16 @@ def test_device_facts_accept_either_device_id_key() -> None:
     assert ("Device ID", DEVICE["mdatpDeviceId"]) in facts.facts
     assert ("Build", "22631") in facts.facts
     assert device_facts({"DeviceId": "abc"}).title == "abc"
+
+
+def test_detail_leaves_the_stored_payloads_in_the_database(
+    admin_user: Any, incident_a: Any
+) -> None:
+    """The page shows the payload through the raw view on demand; the detail read defers it
+    (the page's query count, in test_query_counts, proves the template never reads it)."""
+    from dashboard.selectors import incident_detail
+
+    incident = incident_detail(admin_user, incident_a.pk)
+    assert incident is not None
+    assert incident.get_deferred_fields() == {"raw", "search_text"}
+    assert [a.get_deferred_fields() for a in incident.alerts.all()] == [{"raw"}]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from dashboard.export import safe_cell
+from dashboard.export import csv_lines, safe_cell
 from tests.factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +80,39 @@ def test_export_walks_pages_and_stops_at_the_cap(
     rows = _rows(client.get(reverse("dashboard:export")))
     assert [r[2] for r in rows[1:6]] == ["n6", "n5", "n4", "n3", "n2"]
     assert rows[6] == ["# Export stopped at 5 rows; narrow the filters for more."]
+    assert len(rows) == 7
+
+
+@pytest.mark.parametrize(("stored", "cut"), [(4, False), (5, False), (6, True)])
+def test_export_says_it_stopped_only_when_rows_were_left_out(
+    client: Any, admin_user: Any, customer_a: Any, settings: Any, stored: int, cut: bool
+) -> None:
+    settings.DASHBOARD_EXPORT_MAX_ROWS = 5
+    for n in range(stored):
+        IncidentFactory(customer=customer_a, name=f"n{n}")
+    client.force_login(admin_user)
+    rows = _rows(client.get(reverse("dashboard:export")))
+    names = [r[2] for r in rows[1:] if not r[0].startswith("#")]
+    assert names == [f"n{n}" for n in reversed(range(stored))][:5]  # newest first
+    notes = [r for r in rows if r[0].startswith("#")]
+    assert notes == ([["# Export stopped at 5 rows; narrow the filters for more."]] if cut else [])
+
+
+def _csv(lines: Any) -> list[list[str]]:
+    return list(csv.reader(io.StringIO("".join(lines).removeprefix("\ufeff"))))
+
+
+def test_csv_lines_writes_exactly_limit_rows_without_a_note(customer_a: Any) -> None:
+    incidents = [IncidentFactory(customer=customer_a, name=f"x{n}") for n in range(3)]
+    rows = _csv(csv_lines(incidents, limit=3))
+    assert [r[2] for r in rows[1:]] == ["x0", "x1", "x2"]
+
+
+def test_csv_lines_notes_a_cut_and_never_writes_the_extra_row(customer_a: Any) -> None:
+    incidents = [IncidentFactory(customer=customer_a, name=f"x{n}") for n in range(4)]
+    rows = _csv(csv_lines(incidents, limit=3))
+    assert [r[2] for r in rows[1:4]] == ["x0", "x1", "x2"]
+    assert rows[4:] == [["# Export stopped at 3 rows; narrow the filters for more."]]
 
 
 def test_export_reads_in_keyset_chunks(admin_user: Any, customer_a: Any) -> None:

@@ -56,12 +56,24 @@ PAGES: list[tuple[str, Callable[[Any], str], int]] = [
         ),
         2,
     ),
+    # The 30-second refreshes read no customer names: the analyst's visible customer pks
+    # (which also check a customer filter), then the page.
     ("table refresh partial", lambda i: reverse("dashboard:incidents_live"), 2),
+    (
+        "table refresh partial, customer filter",
+        lambda i: reverse("dashboard:incidents_live") + f"?customer={i.customer_id}",
+        2,
+    ),
     (
         "summary partial",
         lambda i: reverse("dashboard:summary"),
+        3,
+    ),  # GROUP BY, top customers, chart (no customer query without a customer filter)
+    (
+        "summary partial, customer filter",
+        lambda i: reverse("dashboard:summary") + f"?customer={i.customer_id}",
         4,
-    ),  # choices, GROUP BY, top customers, chart
+    ),  # the requested customers that are visible, GROUP BY, top customers, chart
     (
         "tenant overview",
         lambda i: reverse("dashboard:tenants"),
@@ -73,7 +85,7 @@ PAGES: list[tuple[str, Callable[[Any], str], int]] = [
         3,
     ),  # incident, alerts, merge target
     ("raw payload", lambda i: reverse("dashboard:raw", args=[i.pk]), 2),
-    ("export", lambda i: reverse("dashboard:export"), 2),  # choices, one keyset chunk
+    ("export", lambda i: reverse("dashboard:export"), 2),  # visible customer pks, one chunk
 ]
 
 
@@ -98,11 +110,40 @@ def test_query_count_does_not_grow_with_data(
     assert response.status_code == 200
 
 
-def test_admin_list_runs_the_same_queries(
-    client: Any, admin_user: Any, django_assert_num_queries: Any
+ADMIN_PAGES: list[tuple[str, Callable[[Any], str], int]] = [
+    # (page, url for the first customer's pk, its own queries after AUTH) for a user who sees
+    # every customer: no customer query unless a customer filter needs checking.
+    ("list", lambda pk: reverse("dashboard:incidents"), 2),  # customer choices, one page
+    ("table refresh partial", lambda pk: reverse("dashboard:incidents_live"), 1),  # the page
+    (
+        "table refresh partial, customer filter",
+        lambda pk: reverse("dashboard:incidents_live") + f"?customer={pk}",
+        2,
+    ),  # the requested customers that exist, the page
+    ("summary partial", lambda pk: reverse("dashboard:summary"), 3),
+    (
+        "summary partial, customer filter",
+        lambda pk: reverse("dashboard:summary") + f"?customer={pk}",
+        4,
+    ),
+    ("export", lambda pk: reverse("dashboard:export"), 1),  # one chunk
+]
+
+
+@pytest.mark.parametrize(("page", "url", "own"), ADMIN_PAGES, ids=[p[0] for p in ADMIN_PAGES])
+def test_admin_pages_run_the_same_queries(
+    client: Any,
+    admin_user: Any,
+    django_assert_num_queries: Any,
+    page: str,
+    url: Callable[[int], str],
+    own: int,
 ) -> None:
-    for _ in range(5):
-        IncidentFactory()
+    incidents = [IncidentFactory(severity="High", status="Active") for _ in range(5)]
     client.force_login(admin_user)
-    with django_assert_num_queries(AUTH + 2):
-        client.get(reverse("dashboard:incidents"))
+    target = url(incidents[0].customer_id)
+    with django_assert_num_queries(AUTH + own):
+        response = client.get(target)
+        if response.streaming:
+            b"".join(response.streaming_content)
+    assert response.status_code == 200

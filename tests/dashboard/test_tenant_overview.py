@@ -221,3 +221,12 @@ def test_a_later_page_runs_the_same_queries(
     with django_assert_num_queries(4 + 2):
         html = client.get(reverse("dashboard:tenants"), {"page": "3"}).content.decode()
     assert _names_in_order(html) == ["Tenant 06", "Tenant 07", "Tenant 08"]
+
+
+def test_overview_names_link_to_each_customers_page(
+    client: Any, admin_user: Any, customer_a: Any, customer_b: Any
+) -> None:
+    client.force_login(admin_user)
+    html = client.get(reverse("dashboard:tenants")).content.decode()
+    assert f'<tr><td><a href="/customers/{customer_a.pk}/">Contoso</a>' in html
+    assert f'<tr><td><a href="/customers/{customer_b.pk}/">Fabrikam</a>' in html

@@ -92,3 +92,28 @@ def test_connect_tenant_exits_1_from_the_command_line(fake_microsoft, capsys, mo
     assert info.value.code == 1
     assert "missing_roles" in capsys.readouterr().err
     assert Customer.objects.get(name="Contoso").consent_state == (ConsentState.MISSING_PERMISSIONS)
+
+
+def test_onboarding_link_normalises_the_name_and_reuses_it_ignoring_case() -> None:
+    first, err = run("onboarding_link", "  Tailspin \t Toys ")
+    assert err.startswith("Created Tailspin Toys")
+    again, err = run("onboarding_link", "TAILSPIN TOYS")
+    assert again == first and err.startswith("Customer Tailspin Toys")
+    assert list(Customer.objects.values_list("name", flat=True)) == ["Tailspin Toys"]
+
+
+@pytest.mark.parametrize("args", [["onboarding_link", "   "], ["connect_tenant", " \t ", TENANT]])
+def test_commands_refuse_an_empty_name(fake_microsoft, args: list[str]) -> None:
+    with pytest.raises(CommandError) as info:
+        run(*args)
+    assert str(info.value) == "Enter a display name."
+    assert not Customer.objects.exists()
+    assert fake_microsoft.token_calls == []
+
+
+def test_connect_tenant_keeps_an_existing_primary_domain(portal_emulator) -> None:
+    tenant = portal_emulator.tenant(name="Woodgrove Bank")
+    factories.CustomerFactory(name="Woodgrove", primary_domain="woodgrove.example")
+    out, _ = run("connect_tenant", "woodgrove", tenant.domain)
+    assert out.startswith(f"Woodgrove: connected; tenant {tenant.tenant_id}; roles ")
+    assert Customer.objects.get().primary_domain == "woodgrove.example"

@@ -10,8 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.test import Client
 
+from microsoft import entra, token_cache
 from onboarding.confirmation import Outcome, confirm_tenant, recheck
 from onboarding.models import PendingTenant
 from onboarding.services import link_tenant_manually
@@ -228,3 +230,37 @@ def test_callback_with_forged_tenant_is_not_trusted(
     customer.refresh_from_db()
     assert customer.tenant_id is None
     assert customer.consent_state == ConsentState.PENDING
+
+
+def test_recheck_that_connects_drops_the_older_cached_token(
+    portal_emulator, django_capture_on_commit_callbacks
+) -> None:
+    """The sync cached a token without the app role; the customer grants it and the re-check
+    connects them: the sync's next token is a new one carrying the role, not the cached one
+    (which would get 403 and fall back to "missing permissions")."""
+    tenant = portal_emulator.tenant(state="no_roles")
+    customer = factories.ConnectedCustomerFactory(
+        name=tenant.name,
+        tenant_id=tenant.tenant_id,
+        consent_state=ConsentState.MISSING_PERMISSIONS,
+        granted_roles=[],
+        missing_roles=["Incident.Read.All"],
+    )
+    old = entra.get_token(tenant.tenant_id)  # as the sync worker gets it: shared cache
+    assert old.roles == [] and not old.from_cache
+    assert entra.get_token(tenant.tenant_id).from_cache  # cached for the next sync
+    portal_emulator.set_tenant_state(tenant.tenant_id, "consented")
+    portal_emulator.clear_requests()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = recheck(customer=customer, actor_label="test")
+
+    assert result is not None and result.ok
+    assert cache.get(token_cache._cache_key(tenant.tenant_id)) is None  # shared entry dropped
+    new = entra.get_token(tenant.tenant_id)
+    assert not new.from_cache
+    assert new.roles == ["Incident.Read.All"]
+    assert new.token != old.token
+    tokens = [r for r in portal_emulator.requests if r["kind"] == "token"]
+    assert len(tokens) == 2  # the re-check's fresh token, then the sync's new one
+    assert entra.get_token(tenant.tenant_id).from_cache  # and that one is cached again

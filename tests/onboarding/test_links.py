@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -91,11 +92,9 @@ def test_onboarding_page_says_who_asks_which_app_and_permissions(
     assert OnboardingLink.objects.get(customer=customer).last_opened_at is not None
 
 
-@pytest.mark.parametrize(
-    ("reason", "status"), [("expired", 410), ("revoked", 410), ("unknown", 404)]
-)
-def test_unusable_link_gets_a_clear_page_and_an_audit_entry(
-    client: Client, customer, reason: str, status: int
+@pytest.mark.parametrize("reason", ["expired", "revoked"])
+def test_unusable_genuine_link_gets_a_clear_page_and_an_audit_entry(
+    client: Client, customer, reason: str
 ) -> None:
     path = link_path(customer)
     link = OnboardingLink.objects.get(customer=customer)
@@ -103,19 +102,46 @@ def test_unusable_link_gets_a_clear_page_and_an_audit_entry(
         OnboardingLink.objects.filter(pk=link.pk).update(
             expires_at=timezone.now() - timedelta(seconds=1)
         )
-    elif reason == "revoked":
-        links.issue_link(customer=customer, actor_label="test")
     else:
-        path = path.replace(link.key, link.key[:-2] + "zz")
+        links.issue_link(customer=customer, actor_label="test")
     response = client.get(path)
-    assert response.status_code == status
+    assert response.status_code == 410
     assert "Ask Your MSSP to send you a new onboarding link" in response.content.decode()
     event = AuditEvent.objects.get(action=AuditAction.LINK_REJECTED)
-    assert event.detail["reason"] == reason
-    assert event.customer == (None if reason == "unknown" else customer)
-    # The consent button refuses it too, and mints no state.
-    assert client.post(path + "consent/").status_code == status
+    assert event.detail == {"reason": reason, "link_id": link.pk}
+    assert event.customer == customer
+    # The consent button refuses it too (audited again), and mints no state.
+    assert client.post(path + "consent/").status_code == 410
+    assert AuditEvent.objects.filter(action=AuditAction.LINK_REJECTED).count() == 2
     assert ConsentRequest.objects.count() == 0
+
+
+def test_unknown_link_gets_a_clear_page_and_a_log_line_not_an_audit_row(
+    client: Client, customer, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = link_path(customer)
+    link = OnboardingLink.objects.get(customer=customer)
+    audited = AuditEvent.objects.count()
+    bad = path.replace(link.key, link.key[:-2] + "zz")
+    with caplog.at_level(logging.INFO, logger="onboarding.links"):
+        response = client.get(bad)
+        assert client.post(bad + "consent/").status_code == 404
+    assert response.status_code == 404
+    assert "Ask Your MSSP to send you a new onboarding link" in response.content.decode()
+    assert AuditEvent.objects.count() == audited
+    assert [
+        (r.levelno, r.getMessage()) for r in caplog.records if r.name == "onboarding.links"
+    ] == [
+        (logging.INFO, "onboarding link refused: reason=unknown (names no link; not audited)")
+    ] * 2
+    assert link.key not in caplog.text  # the token is never logged
+    assert ConsentRequest.objects.count() == 0
+
+
+def test_junk_link_tokens_write_no_audit_rows(client: Client) -> None:
+    for token in ["x", "x.y", "a" * 300, "not-a-token", "abc.def.ghi"] * 5:
+        assert client.get(f"/onboarding/l/{token}/").status_code == 404
+    assert AuditEvent.objects.count() == 0
 
 
 def test_consent_button_needs_post(client: Client, customer) -> None:

@@ -1,8 +1,11 @@
 """OAuth state (contract §2.4): missing, forged, expired, reused, other-session and
-replaced-link states are refused, audited, consumed, and store nothing on the customer."""
+replaced-link states are refused, consumed, and store nothing on the customer. Refusals tied to a
+customer (through a state this portal issued) are audited; anonymous ones (no state, unknown
+state) are logged, never written to the audit table."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -43,6 +46,10 @@ def rejection(reason: str) -> AuditEvent:
     return AuditEvent.objects.get(action=AuditAction.CALLBACK_REJECTED, detail__reason=reason)
 
 
+def callback_log(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "onboarding.callback"]
+
+
 def test_valid_state_is_accepted_once(client: Client, customer, fake_microsoft) -> None:
     state = minted_state(client, customer)
     first = callback(client, **success_params(state))
@@ -60,24 +67,46 @@ def test_valid_state_is_accepted_once(client: Client, customer, fake_microsoft) 
     assert len(fake_microsoft.token_calls) == 1
 
 
-def test_missing_state_is_rejected(client: Client, customer, fake_microsoft) -> None:
+def test_missing_state_is_rejected_and_logged_not_audited(
+    client: Client, customer, fake_microsoft, caplog: pytest.LogCaptureFixture
+) -> None:
     minted_state(client, customer)
+    audited = AuditEvent.objects.count()
     params = success_params("")
     del params["state"]
-    response = callback(client, **params)
+    with caplog.at_level(logging.INFO, logger="onboarding.callback"):
+        response = callback(client, **params)
     assert response.status_code == 400
     assert "carried no security code" in response.content.decode()
-    assert rejection("missing").customer is None
+    assert AuditEvent.objects.count() == audited
+    assert callback_log(caplog) == [
+        (
+            logging.INFO,
+            "consent callback refused: reason=missing flow=v2 (no customer; not audited)",
+        )
+    ]
     assert_nothing_stored(customer)
     assert fake_microsoft.token_calls == []
 
 
-def test_forged_state_is_rejected(client: Client, customer, fake_microsoft) -> None:
+def test_forged_state_is_rejected_and_logged_not_audited(
+    client: Client, customer, fake_microsoft, caplog: pytest.LogCaptureFixture
+) -> None:
     state = minted_state(client, customer)
-    response = callback(client, **success_params(state[:-4] + "AAAA"))
+    audited = AuditEvent.objects.count()
+    forged = state[:-4] + "AAAA"
+    with caplog.at_level(logging.INFO, logger="onboarding.callback"):
+        response = callback(client, **success_params(forged))
     assert response.status_code == 400
     assert "not one this portal issued" in response.content.decode()
-    assert rejection("unknown").customer is None
+    assert AuditEvent.objects.count() == audited
+    assert callback_log(caplog) == [
+        (
+            logging.INFO,
+            "consent callback refused: reason=unknown flow=v2 (no customer; not audited)",
+        )
+    ]
+    assert forged not in caplog.text and TENANT not in caplog.text  # no parameter values
     assert_nothing_stored(customer)
     assert fake_microsoft.token_calls == []
     # The real state is still usable: a forgery does not burn it.
@@ -144,15 +173,39 @@ def test_concurrent_reuse_cannot_consume_twice(client: Client, customer) -> None
 
 
 def test_v1_return_without_state_explains_the_manual_step(
-    client: Client, customer, fake_microsoft
+    client: Client, customer, fake_microsoft, caplog: pytest.LogCaptureFixture
 ) -> None:
-    response = callback(
-        client,
-        code="1.AXYZ",
-        session_state="0b6f7f3a-0000-4000-8000-000000000000",
-        admin_consent="True",
-    )
+    with caplog.at_level(logging.INFO, logger="onboarding.callback"):
+        response = callback(
+            client,
+            code="1.AXYZ",
+            session_state="0b6f7f3a-0000-4000-8000-000000000000",
+            admin_consent="True",
+        )
     assert response.status_code == 200
     assert "tell Your MSSP your tenant ID" in response.content.decode()
-    assert rejection("missing").detail == {"reason": "missing", "flow": "v1"}
+    assert not AuditEvent.objects.exists()
+    assert callback_log(caplog) == [
+        (
+            logging.INFO,
+            "consent callback refused: reason=missing flow=v1 (no customer; not audited)",
+        )
+    ]
+    assert "1.AXYZ" not in caplog.text
     assert_nothing_stored(customer)
+
+
+def test_anonymous_callbacks_write_no_audit_rows(client: Client, fake_microsoft) -> None:
+    """Anyone can call the callback: without a state this portal issued, nothing is written."""
+    requests = [
+        {},
+        {"admin_consent": "True", "tenant": TENANT},
+        {"error": "access_denied", "error_description": "AADSTS65004: declined"},
+        {"state": "x" * 43, "admin_consent": "True", "tenant": TENANT},
+        {"state": "y" * 5000},
+        {"code": "1.AXYZ", "session_state": "0b6f7f3a-0000-4000-8000-000000000000"},
+    ]
+    for params in requests * 5:
+        assert callback(client, **params).status_code in (200, 400)
+    assert AuditEvent.objects.count() == 0
+    assert fake_microsoft.token_calls == []

@@ -411,3 +411,26 @@ def test_nul_characters_are_stored_as_replacement_characters(
         f"defender tenant={tenant_id} replaced_nul=1: U+0000 in the response was stored as "
         "U+FFFD (PostgreSQL cannot store U+0000)"
     ]
+
+
+def test_a_broken_portal_certificate_fails_the_run_without_blaming_the_customer(
+    contoso: Any, make_client: Any, settings: Any, tmp_path: Any
+) -> None:
+    certificate = tmp_path / "app.pem"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
+    settings.AZURE_CLIENT_SECRET = ""
+    settings.AZURE_CLIENT_CERTIFICATE_PATH = str(certificate)
+    entra.client_credential.cache_clear()
+    entra._apps.clear()
+    try:
+        result = sync(contoso, make_client(contoso))
+    finally:
+        entra.client_credential.cache_clear()
+        entra._apps.clear()
+
+    assert result.outcome == SyncOutcome.FAILED
+    assert result.run is not None and result.run.error_code == "not_configured"
+    assert result.run.error.startswith("The portal's application is not configured: ")
+    assert "AZURE_CLIENT_CERTIFICATE_PATH" in result.run.error
+    contoso.refresh_from_db()
+    assert contoso.consent_state == ConsentState.CONNECTED

@@ -9,6 +9,7 @@ from django.test import Client
 from microsoft import errors
 from onboarding import links
 from onboarding.models import OnboardingLink, PendingTenant
+from tenants import services
 from tenants.models import AuditAction, AuditEvent, ConsentState, Customer
 from tests import factories
 from tests.onboarding.fakes import TENANT
@@ -197,6 +198,49 @@ def test_manual_tenant_entry_links_and_confirms(
     assert str(customer.tenant_id) == TENANT
     linked = AuditEvent.objects.get(action=AuditAction.TENANT_LINKED)
     assert linked.actor == admin_user and linked.detail["tenant_id"] == TENANT
+
+
+def test_manual_domain_entry_sets_the_empty_primary_domain(
+    admin_client: Client, admin_user, portal_emulator
+) -> None:
+    tenant = portal_emulator.tenant(name="Woodgrove Bank")
+    customer = factories.CustomerFactory(name="Woodgrove", primary_domain="")
+    response = admin_client.post(
+        f"/customers/{customer.pk}/connect/",
+        {"tenant_or_domain": tenant.domain.upper()},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "Woodgrove is connected" in body
+    assert f"<dt>Primary domain</dt><dd>{tenant.domain}</dd>" in body
+    customer.refresh_from_db()
+    assert customer.primary_domain == tenant.domain
+    assert str(customer.tenant_id) == tenant.tenant_id
+    updated = AuditEvent.objects.get(action=AuditAction.CUSTOMER_UPDATED)
+    assert (updated.actor, updated.detail) == (admin_user, {"fields": ["primary_domain"]})
+
+
+def test_offboarded_customer_page_has_no_recheck_button(admin_client: Client, customer_a) -> None:
+    assert 'id="recheck"' in admin_client.get(f"/customers/{customer_a.pk}/").content.decode()
+    services.offboard_customer(customer=customer_a, delete_data=False, actor_label="test")
+    body = admin_client.get(f"/customers/{customer_a.pk}/").content.decode()
+    assert 'id="recheck"' not in body and "Re-check consent" not in body
+    assert 'id="new-link"' in body  # re-onboarding goes through a new link
+
+
+def test_recheck_of_an_offboarded_customer_is_refused_with_a_message(
+    admin_client: Client, customer_a, fake_microsoft
+) -> None:
+    services.offboard_customer(customer=customer_a, delete_data=False, actor_label="test")
+    response = admin_client.post(f"/customers/{customer_a.pk}/recheck/", follow=True)
+    body = response.content.decode()
+    assert (
+        "Not connected (offboarded): This customer is offboarded; nothing was linked. Send it a "
+        "new onboarding link (or link its tenant manually) to onboard it again."
+    ) in body
+    assert fake_microsoft.token_calls == []
+    customer_a.refresh_from_db()
+    assert customer_a.consent_state == ConsentState.OFFBOARDED
 
 
 @pytest.mark.parametrize("value", ["", "not a tenant", "https://contoso.com/", "6c2d8e4f-1a3b"])

@@ -21,6 +21,10 @@ from tenants.models import ConsentState, Customer
 
 
 class Command(BaseCommand):
+    """``demo_users [--assign]``: create or reset the demo logins ``admin`` (MSSP administrator,
+    staff, superuser) and ``analyst`` with random passwords printed on stdout; with ``--assign``
+    assign every other connected customer (by name) to ``analyst``. One transaction."""
+
     help = "Create the demo administrator and analyst (prints their logins)."
 
     def add_arguments(self, parser: CommandParser) -> None:

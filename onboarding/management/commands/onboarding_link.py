@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from onboarding import links
 from tenants.services import get_or_create_customer
@@ -14,6 +15,14 @@ ACTOR = "command line"
 
 
 class Command(BaseCommand):
+    """``onboarding_link NAME [--new]``: print the customer's onboarding link on stdout.
+
+    Creates the customer NAME if absent (``tenants.services.get_or_create_customer``: name
+    normalised, matched ignoring case, first link issued). Reprints the active link, or issues a
+    new one (revoking the old) when there is none or ``--new`` is given. Raises CommandError
+    (exit 1) for an empty or too long name.
+    """
+
     help = "Create the customer if needed and print its onboarding link."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,7 +34,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        customer, created = get_or_create_customer(name=options["name"], actor_label=ACTOR)
+        try:
+            customer, created = get_or_create_customer(name=options["name"], actor_label=ACTOR)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         link = None if options["new"] else links.active_link(customer)
         if link is None:
             link = links.issue_link(customer=customer, actor_label=ACTOR)

@@ -18,6 +18,13 @@ from tenants.models import Customer
 
 
 class Command(BaseCommand):
+    """``sync_incidents [--tenant TENANT_ID]``: sync connected tenants in the foreground with
+    ``sync.scheduling.sync_in_foreground`` (the worker's service), one output line per tenant.
+
+    Raises CommandError (exit 1) for a malformed or unknown tenant ID, a tenant that is not
+    connected, or when any tenant's sync failed.
+    """
+
     help = "Sync Defender incidents of connected tenants now, in the foreground."
 
     def add_arguments(self, parser: CommandParser) -> None:
