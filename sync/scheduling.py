@@ -1,11 +1,11 @@
 """When tenants are synced: the beat sweep, "sync now", and the foreground command's loop.
 
 The sweep (``enqueue_due_syncs``) is cheap whatever the number of tenants: one query for the
-due customers, a bulk insert of the sync states that do not exist yet, one UPDATE per 500
-tenants that claims the others (pushes
-``next_sync_at`` forward so the next sweep does not enqueue them again while their task waits
-in the queue), and, after commit, one small ``sync.sync_tenant`` message per tenant published
-over a single broker connection.
+due customers, a bulk insert of the sync states that do not exist yet, then per 1,000 tenants
+one ``SELECT .. FOR UPDATE SKIP LOCKED`` that re-checks they are still due and one UPDATE that
+claims them (pushes ``next_sync_at`` forward so the next sweep does not enqueue them again
+while their task waits in the queue), and, after commit, one small ``sync.sync_tenant`` message
+per claimed tenant published over a single broker connection.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from sync import selectors, services
@@ -31,8 +32,8 @@ logger = logging.getLogger(__name__)
 # Seconds a tenant enqueued by the sweep is not enqueued again (its run normally finishes and
 # sets next_sync_at long before; if the message was lost, the sweep re-enqueues it after this).
 CLAIM_SECONDS = services.SAFETY_NET_SECONDS
-# Rows per UPDATE .. WHERE id IN (...) statement.
-_CHUNK = 500
+# Tenants per claim (one SELECT .. FOR UPDATE SKIP LOCKED and one UPDATE each).
+_CHUNK = 1000
 
 
 def publish_syncs(customer_ids: Iterable[int], *, trigger: str, countdown: float = 0) -> int:
@@ -55,31 +56,38 @@ def publish_syncs(customer_ids: Iterable[int], *, trigger: str, countdown: float
 def enqueue_due_syncs(*, now: datetime | None = None) -> int:
     """Enqueue a sync for every connected tenant that is due and not throttled.
 
-    Returns how many were enqueued (published after the surrounding transaction commits).
+    Returns how many were enqueued (published after the surrounding transaction commits). The
+    claim is conditional: each due tenant's sync state row is locked (skipping rows another
+    sweep holds) and re-checked before ``next_sync_at`` moves, so two overlapping sweeps (a
+    redelivered sweep task) never both enqueue a tenant.
     """
     now = now or timezone.now()
     due = selectors.due_customers(now=now)
     if not due:
         return 0
-    ids = [pk for pk, _ in due]
-    existing = [pk for pk, has_state in due if has_state]
     claim_until = now + timedelta(seconds=max(CLAIM_SECONDS, settings.SYNC_INTERVAL_SECONDS))
+    still_due = Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+    claimed: list[int] = []
     with transaction.atomic():
+        # A state row for every due tenant (due at once), so all are claimed the same way.
         TenantSyncState.objects.bulk_create(
-            [
-                TenantSyncState(customer_id=pk, next_sync_at=claim_until)
-                for pk, has_state in due
-                if not has_state
-            ],
+            [TenantSyncState(customer_id=pk) for pk, has_state in due if not has_state],
             ignore_conflicts=True,
         )
-        for start in range(0, len(existing), _CHUNK):
-            TenantSyncState.objects.filter(customer_id__in=existing[start : start + _CHUNK]).update(
-                next_sync_at=claim_until
+        ids = [pk for pk, _ in due]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = (
+                TenantSyncState.objects.select_for_update(skip_locked=True)
+                .filter(still_due, customer_id__in=ids[start : start + _CHUNK])
+                .order_by("customer_id")  # one lock order for every sweep
+                .values_list("customer_id", flat=True)
             )
-        transaction.on_commit(lambda: publish_syncs(ids, trigger=SyncTrigger.SCHEDULE))
-    logger.info("sync sweep enqueued=%d", len(ids))
-    return len(ids)
+            rows = list(chunk)
+            TenantSyncState.objects.filter(customer_id__in=rows).update(next_sync_at=claim_until)
+            claimed += rows
+        transaction.on_commit(lambda: publish_syncs(claimed, trigger=SyncTrigger.SCHEDULE))
+    logger.info("sync sweep enqueued=%d", len(claimed))
+    return len(claimed)
 
 
 def request_sync_now(

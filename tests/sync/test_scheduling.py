@@ -70,6 +70,28 @@ def test_a_second_sweep_does_not_enqueue_tenants_still_queued(
     assert len(published) == 1
 
 
+def test_a_tenant_claimed_by_an_overlapping_sweep_is_not_enqueued_again(
+    published: list[Any], django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = factories.ConnectedCustomerFactory(name="First")
+    second = factories.ConnectedCustomerFactory(name="Second")
+    now = timezone.now()
+    # The overlapping sweep read the due tenants before this one claimed "First".
+    stale = scheduling.selectors.due_customers(now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        scheduling.enqueue_due_syncs(now=now)
+    TenantSyncState.objects.filter(customer=second).update(next_sync_at=None)  # due again
+    monkeypatch.setattr(scheduling.selectors, "due_customers", lambda now: stale)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scheduling.enqueue_due_syncs(now=now) == 1
+
+    assert published == [
+        ([first.pk, second.pk], SyncTrigger.SCHEDULE),
+        ([second.pk], SyncTrigger.SCHEDULE),
+    ]
+
+
 def test_sweep_over_a_thousand_tenants_takes_a_few_queries(
     published: list[Any],
     django_capture_on_commit_callbacks: Any,
