@@ -28,6 +28,7 @@ def customer_list(*, user: User | AnonymousUser, state: str = "") -> QuerySet[Cu
         "last_confirmed_at",
         "last_checked_at",
         "last_error_code",
+        "last_error",
     )
     if state in ConsentState.values:
         customers = customers.filter(consent_state=state)

@@ -30,14 +30,20 @@ def test_customer_list_shows_state_badges_with_bounded_queries(
         factories.CustomerFactory(name=f"Pending {n:02d}")
     factories.ConnectedCustomerFactory(name="Connected One")
     factories.CustomerFactory(
-        name="Broken", consent_state=ConsentState.ERROR, last_error_code="AADSTS700016"
+        name="Broken",
+        consent_state=ConsentState.ERROR,
+        last_error_code="AADSTS700016",
+        last_error="The application was not found in the customer's tenant.",
     )
     with django_assert_max_num_queries(7):
         response = admin_client.get("/customers/")
     body = response.content.decode()
     assert body.count('data-state="pending"') == 30
     assert 'data-state="connected"' in body and 'data-state="error"' in body
-    assert "AADSTS700016" in body
+    assert (
+        "The application was not found in the customer&#x27;s tenant.</span> "
+        '<code class="muted">AADSTS700016</code>'
+    ) in body
     assert "Add a customer" in body
 
 
