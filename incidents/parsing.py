@@ -50,6 +50,9 @@ from incidents.payload import PayloadError, Reader, type_name
 
 __all__ = ["ParsedAlert", "ParsedIncident", "PayloadError", "parse_incident", "parse_incident_page"]
 
+# Characters of incidentUri the incident_uri column holds; a longer one is rebuilt.
+MAX_INCIDENT_URI = 500
+
 # Documented values of closed enums (contract §5.3, §5.4, §6, §8), canonical spelling.
 SEVERITIES = ("UnSpecified", "Informational", "Low", "Medium", "High")
 INCIDENT_STATUSES = ("Active", "InProgress", "Resolved", "Redirected")
@@ -162,8 +165,8 @@ def parse_incident(obj: Any, *, tenant_id: str, path: str = "incident") -> Parse
         tids = parse_qs(urlsplit(uri).query).get("tid")
         if tids:
             _check_tenant(tids[0], tenant_id, f"{path}.incidentUri")
-        if len(uri) > 500:
-            uri = ""  # rebuilt from DEFENDER_PORTAL_URL; raw keeps the original
+    if len(uri) > MAX_INCIDENT_URI:
+        uri = ""  # rebuilt from DEFENDER_PORTAL_URL; raw keeps the original
     tags = r.array("tags")
     comments = r.array("comments")
     alerts = [

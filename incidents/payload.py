@@ -15,6 +15,9 @@ from typing import Any
 
 from microsoft.errors import BadResponseError
 
+# The range of the BigIntegerField columns integers are stored in.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 _DATETIME_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?\Z"
 )
@@ -70,16 +73,28 @@ class Reader:
         return value
 
     def integer(self, key: str, *, required: bool = False) -> int | None:
+        """``obj[key]`` as an int (None when absent or null and not ``required``).
+
+        Raises PayloadError for a missing required key, a non-integer (booleans included) or
+        a value outside the signed 64-bit range of the columns it goes into (the decoder keeps
+        larger integers exact, and the database would refuse them)."""
         value = self._get(key, required)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._wrong(key, "an integer", value)
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise PayloadError(
+                "out of range: not a signed 64-bit integer", path=f"{self.path}.{key}"
+            )
         return value
 
     def text(
         self, key: str, *, required: bool = False, max_length: int = 0, truncate: bool = True
     ) -> str:
+        """``obj[key]`` as a string ("" when absent or null and not ``required``), cut to
+        ``max_length`` characters (0: no limit), or, with ``truncate=False``, refused when
+        longer. Raises PayloadError for a missing required key or a non-string."""
         value = self._get(key, required)
         if value is None:
             return ""
@@ -94,6 +109,9 @@ class Reader:
         return value
 
     def moment(self, key: str, *, required: bool = False) -> datetime | None:
+        """``obj[key]`` as an aware UTC datetime (``parse_datetime``; None when absent or null
+        and not ``required``). Raises PayloadError for a missing required key, a non-string or
+        a string that is not an ISO 8601 date-time."""
         value = self._get(key, required)
         if value is None:
             return None
@@ -107,6 +125,10 @@ class Reader:
             ) from None
 
     def enum(self, key: str, allowed: dict[str, str], *, required: bool = False) -> str:
+        """``obj[key]`` matched case-insensitively against ``allowed`` ({lowercase: canonical
+        spelling}) and returned in its canonical spelling ("" when absent or null and not
+        ``required``). Raises PayloadError for a missing required key, a non-string or a value
+        outside ``allowed``."""
         value = self._get(key, required)
         if value is None:
             return ""
@@ -121,6 +143,7 @@ class Reader:
         return canonical
 
     def array(self, key: str) -> list[Any]:
+        """``obj[key]`` as a list ([] when absent or null). Raises PayloadError otherwise."""
         value = self.obj.get(key)
         if value is None:
             return []
@@ -129,6 +152,8 @@ class Reader:
         return value
 
     def objects(self, key: str) -> list[dict[str, Any]]:
+        """``obj[key]`` as a list of objects ([] when absent or null). Raises PayloadError,
+        naming the index, for an item that is not an object."""
         items = self.array(key)
         for index, item in enumerate(items):
             if not isinstance(item, dict):

@@ -61,6 +61,7 @@ class PostgresRowStore:
     """``RowStore`` on PostgreSQL, through ``incidents.pg_copy``."""
 
     def stored_incidents(self, customer_id: int, ids: list[int]) -> list[tuple[int, int, datetime]]:
+        """``RowStore.stored_incidents`` (PostgreSQL)."""
         return pg_copy.select_existing(  # type: ignore[return-value]
             Incident,
             ["incident_id", "id", "last_update_time"],
@@ -71,14 +72,17 @@ class PostgresRowStore:
         )
 
     def stored_payloads(self, pks: list[int]) -> tuple[dict[int, Any], dict[int, AlertPayloads]]:
+        """``RowStore.stored_payloads`` (PostgreSQL)."""
         return pg_copy.stored_payloads(pks)
 
     def begin_write(self, *, durable: bool) -> None:
+        """``RowStore.begin_write`` (PostgreSQL)."""
         pg_copy.set_local_write_options(synchronous_commit=durable)
 
     def write_incidents(
         self, new: list[dict[str, Any]], changed: list[dict[str, Any]]
     ) -> dict[int, int]:
+        """``RowStore.write_incidents`` (PostgreSQL)."""
         pks = dict(
             zip(
                 [r["incident_id"] for r in new],
@@ -97,6 +101,7 @@ class PostgresRowStore:
         return pks
 
     def write_alerts(self, customer_id: int, rows: list[dict[str, Any]]) -> None:
+        """``RowStore.write_alerts`` (PostgreSQL)."""
         if not rows:
             return
         stored = {
@@ -116,6 +121,7 @@ class PostgresRowStore:
         )
 
     def delete_unlisted_alerts(self, incident_pks: list[int], keep: list[str]) -> int:
+        """``RowStore.delete_unlisted_alerts`` (PostgreSQL)."""
         return pg_copy.delete_unlisted_alerts(incident_pks, keep)
 
 
@@ -136,6 +142,7 @@ class OrmRowStore:
     alert_update_fields = _update_fields(Alert, unchanged={"customer", "alert_id"})
 
     def stored_incidents(self, customer_id: int, ids: list[int]) -> list[tuple[int, int, datetime]]:
+        """``RowStore.stored_incidents`` (ORM)."""
         return list(
             Incident.objects.filter(customer_id=customer_id, incident_id__in=ids).values_list(
                 "incident_id", "pk", "last_update_time"
@@ -143,6 +150,7 @@ class OrmRowStore:
         )
 
     def stored_payloads(self, pks: list[int]) -> tuple[dict[int, Any], dict[int, AlertPayloads]]:
+        """``RowStore.stored_payloads`` (ORM)."""
         alerts: dict[int, AlertPayloads] = {pk: {} for pk in pks}
         raws = dict(Incident.objects.filter(pk__in=pks).values_list("pk", "raw"))
         for stored in Alert.objects.filter(incident_id__in=pks).values(
@@ -157,6 +165,7 @@ class OrmRowStore:
     def write_incidents(
         self, new: list[dict[str, Any]], changed: list[dict[str, Any]]
     ) -> dict[int, int]:
+        """``RowStore.write_incidents`` (ORM)."""
         rows = new + changed
         if not rows:
             return {}
@@ -177,6 +186,7 @@ class OrmRowStore:
         )
 
     def write_alerts(self, customer_id: int, rows: list[dict[str, Any]]) -> None:
+        """``RowStore.write_alerts`` (ORM)."""
         if not rows:
             return
         Alert.objects.bulk_create(
@@ -187,6 +197,7 @@ class OrmRowStore:
         )
 
     def delete_unlisted_alerts(self, incident_pks: list[int], keep: list[str]) -> int:
+        """``RowStore.delete_unlisted_alerts`` (ORM)."""
         deleted, _ = (
             Alert.objects.filter(incident_id__in=incident_pks).exclude(alert_id__in=keep).delete()
         )

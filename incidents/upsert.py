@@ -78,6 +78,8 @@ class StatisticsKeeper:
         self.runs = 0
 
     def record(self, result: UpsertResult) -> None:
+        """Count ``result.created``; run ``pg_copy.analyze`` on the incident tables when the
+        threshold is reached (after commit: ANALYZE does not run inside a transaction)."""
         self.pending += result.created
         if self.pending >= (self.every if self.runs else self.first):
             self.pending = 0

@@ -315,3 +315,29 @@ def test_filter_datetime_has_seven_fraction_digits_and_z() -> None:
     value = datetime(2025, 1, 1, 0, 0, 0, 120000, tzinfo=UTC)
 
     assert format_filter_datetime(value) == "2025-01-01T00:00:00.1200000Z"
+
+
+@pytest.mark.parametrize("suffix", [f"?tid={TENANT}", "?tid=" + TENANT.upper(), ""])
+def test_incident_uri_too_long_for_its_column_is_left_to_be_rebuilt(suffix: str) -> None:
+    uri = "https://security.microsoft.com/incidents/48240/" + "x" * 480 + suffix
+    (parsed,) = parse([live_incident(incidentUri=uri)])
+
+    assert parsed.incident_uri == ""
+    assert parsed.raw["incidentUri"] == uri
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("incidentId", 2**63), ("redirectIncidentId", -(2**63) - 1), ("incidentId", 10**30)],
+)
+def test_integers_beyond_64_bits_are_rejected(field: str, value: int) -> None:
+    error = reject([live_incident(**{field: value})])
+
+    assert (error.code, error.path) == ("bad_payload", f"value[0].{field}")
+    assert error.message == f"value[0].{field}: out of range: not a signed 64-bit integer"
+
+
+def test_largest_64_bit_incident_id_is_accepted() -> None:
+    (parsed,) = parse([live_incident(incidentId=2**63 - 1)])
+
+    assert parsed.incident_id == 2**63 - 1
