@@ -15,7 +15,9 @@ Rules:
   wrong JSON type, is an error.
 * **Closed enums** are validated: incident ``severity``, ``status``, ``classification``,
   ``determination``; alert ``severity``, ``status`` (and its ``classification`` /
-  ``determination`` when not null). A value outside the documented set is an error. Matching is
+  ``determination`` when not null). A value outside the documented set is an error, unless
+  the sync runs with SYNC_ACCEPT_UNKNOWN_ENUMS (``strict_enums=False``): then it is stored as
+  sent and logged, for when Microsoft adds a value before the portal knows it (§5.7). Matching is
   case-insensitive; documented alternate spellings are accepted and kept as sent: determination
   ``CompromisedAccount``/``CompromisedUser``, ``ConfirmedActivity``/``ConfirmedUserActivity``,
   ``NoEnoughDataToValidate``/``InsufficientData`` (§6), the deprecated ``Apt`` and
@@ -98,8 +100,8 @@ def _check_tenant(tid: str, expected: str, path: str) -> None:
         )
 
 
-def _parse_alert(obj: Any, path: str, tenant_id: str) -> ParsedAlert:
-    r = Reader(obj, path)
+def _parse_alert(obj: Any, path: str, tenant_id: str, strict_enums: bool) -> ParsedAlert:
+    r = Reader(obj, path, strict_enums=strict_enums)
     alert_id = r.text("alertId", required=True, max_length=200, truncate=False)
     if not alert_id:
         raise PayloadError("required field is empty", path=f"{path}.alertId")
@@ -139,8 +141,8 @@ def _parse_alert(obj: Any, path: str, tenant_id: str) -> ParsedAlert:
         category=r.text("category", max_length=100),
         service_source=r.text("serviceSource", max_length=100),
         detection_source=r.text("detectionSource", max_length=100),
-        classification=r.enum("classification", _CLASSIFICATION),
-        determination=r.enum("determination", _DETERMINATION),
+        classification=r.enum("classification", _CLASSIFICATION, max_length=40),
+        determination=r.enum("determination", _DETERMINATION, max_length=40),
         assigned_to=r.text("assignedTo", max_length=320),
         mitre_techniques=mitre,
         creation_time=r.moment("creationTime"),
@@ -155,9 +157,14 @@ def _parse_alert(obj: Any, path: str, tenant_id: str) -> ParsedAlert:
     )
 
 
-def parse_incident(obj: Any, *, tenant_id: str, path: str = "incident") -> ParsedIncident:
-    """Validate one incident object (§5.3) and its alerts. Raises PayloadError."""
-    r = Reader(obj, path)
+def parse_incident(
+    obj: Any, *, tenant_id: str, path: str = "incident", strict_enums: bool = True
+) -> ParsedIncident:
+    """Validate one incident object (§5.3) and its alerts. Raises PayloadError.
+
+    ``strict_enums=False`` stores unknown closed-enum values as sent (logged) instead of
+    rejecting them (setting SYNC_ACCEPT_UNKNOWN_ENUMS)."""
+    r = Reader(obj, path, strict_enums=strict_enums)
     incident_id = r.integer("incidentId", required=True)
     assert incident_id is not None
     uri = r.text("incidentUri")
@@ -170,7 +177,7 @@ def parse_incident(obj: Any, *, tenant_id: str, path: str = "incident") -> Parse
     tags = r.array("tags")
     comments = r.array("comments")
     alerts = [
-        _parse_alert(item, f"{path}.alerts[{index}]", tenant_id)
+        _parse_alert(item, f"{path}.alerts[{index}]", tenant_id, strict_enums)
         for index, item in enumerate(r.array("alerts"))
     ]
     created = r.moment("createdTime", required=True)
@@ -184,8 +191,8 @@ def parse_incident(obj: Any, *, tenant_id: str, path: str = "incident") -> Parse
         created_time=created,
         last_update_time=updated,
         assigned_to=r.text("assignedTo", max_length=320),
-        classification=r.enum("classification", _CLASSIFICATION),
-        determination=r.enum("determination", _DETERMINATION),
+        classification=r.enum("classification", _CLASSIFICATION, max_length=40),
+        determination=r.enum("determination", _DETERMINATION, max_length=40),
         status=r.enum("status", _INCIDENT_STATUS, required=True),
         severity=r.enum("severity", _SEVERITY, required=True),
         tags=tags,
@@ -195,12 +202,15 @@ def parse_incident(obj: Any, *, tenant_id: str, path: str = "incident") -> Parse
     )
 
 
-def parse_incident_page(value: Any, *, tenant_id: str, max_rows: int = 100) -> list[ParsedIncident]:
+def parse_incident_page(
+    value: Any, *, tenant_id: str, max_rows: int = 100, strict_enums: bool = True
+) -> list[ParsedIncident]:
     """Validate a list page's ``value`` array (§5.2) for ``tenant_id`` (lowercase GUID).
 
     Returns the parsed incidents in page order. Raises PayloadError (``oversized_page`` when
     the page has more than ``max_rows`` rows, ``wrong_tenant`` for another tenant's data,
     ``bad_payload`` otherwise) on the first problem; nothing is returned for a bad page.
+    ``strict_enums``: see ``parse_incident``.
     """
     if not isinstance(value, list):
         raise PayloadError(f"expected an array, got {type_name(value)}", path="value")
@@ -212,6 +222,6 @@ def parse_incident_page(value: Any, *, tenant_id: str, max_rows: int = 100) -> l
         )
     tenant = tenant_id.lower()
     return [
-        parse_incident(item, tenant_id=tenant, path=f"value[{index}]")
+        parse_incident(item, tenant_id=tenant, path=f"value[{index}]", strict_enums=strict_enums)
         for index, item in enumerate(value)
     ]

@@ -9,11 +9,14 @@ the DateTimeOffset parsing and formatting of the Defender API (contract ยง5.1, ย
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from microsoft.errors import BadResponseError
+
+logger = logging.getLogger(__name__)
 
 # The range of the BigIntegerField columns integers are stored in.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -57,13 +60,14 @@ def format_filter_datetime(value: datetime) -> str:
 class Reader:
     """Typed access to one JSON object, raising PayloadError with the path of the bad value."""
 
-    __slots__ = ("obj", "path")
+    __slots__ = ("obj", "path", "strict_enums")
 
-    def __init__(self, obj: Any, path: str) -> None:
+    def __init__(self, obj: Any, path: str, *, strict_enums: bool = True) -> None:
         if not isinstance(obj, dict):
             raise PayloadError(f"expected an object, got {type_name(obj)}", path=path)
         self.obj: dict[str, Any] = obj
         self.path = path
+        self.strict_enums = strict_enums
 
     def _get(self, key: str, required: bool) -> Any:
         value = self.obj.get(key)
@@ -124,17 +128,23 @@ class Reader:
                 f"not an ISO 8601 date-time: {value[:40]!r}", path=f"{self.path}.{key}"
             ) from None
 
-    def enum(self, key: str, allowed: dict[str, str], *, required: bool = False) -> str:
+    def enum(
+        self, key: str, allowed: dict[str, str], *, required: bool = False, max_length: int = 20
+    ) -> str:
         """``obj[key]`` matched case-insensitively against ``allowed`` ({lowercase: canonical
         spelling}) and returned in its canonical spelling ("" when absent or null and not
-        ``required``). Raises PayloadError for a missing required key, a non-string or a value
-        outside ``allowed``."""
+        ``required``). Raises PayloadError for a missing required key, a non-string or, when
+        ``strict_enums``, a value outside ``allowed``; otherwise such a value is returned as
+        sent (cut to ``max_length``, its column's size) and logged."""
         value = self._get(key, required)
         if value is None:
             return ""
         if not isinstance(value, str):
             raise self._wrong(key, "a string", value)
         canonical = allowed.get(value.lower())
+        if canonical is None and not self.strict_enums:
+            logger.warning("payload unknown_enum path=%s.%s value=%r", self.path, key, value[:40])
+            return value[:max_length]
         if canonical is None:
             raise PayloadError(
                 f"unknown value {value[:40]!r} (expected one of {', '.join(allowed.values())})",

@@ -206,7 +206,12 @@ def run_pass(
             page = client.list_incidents_url(state.pass_next_link)
         else:
             page = client.list_incidents(filter=query, top=MAX_PAGE_SIZE, skip=state.pass_skip)
-        parsed = parse_incident_page(page.incidents, tenant_id=tenant_id, max_rows=MAX_PAGE_SIZE)
+        parsed = parse_incident_page(
+            page.incidents,
+            tenant_id=tenant_id,
+            max_rows=MAX_PAGE_SIZE,
+            strict_enums=not settings.SYNC_ACCEPT_UNKNOWN_ENUMS,
+        )
         done = not page.incidents or (
             page.next_link is None and len(page.incidents) < MAX_PAGE_SIZE
         )

@@ -231,6 +231,10 @@ SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=60)
 SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=30)
 # Seconds subtracted from the watermark on each sync so late writes are not missed.
 SYNC_OVERLAP_SECONDS = env.int("SYNC_OVERLAP_SECONDS", default=120)
+# Unknown values of closed enums (severity, status, classification, determination): False
+# rejects the page (it is stored once the portal knows the value); True stores them as sent,
+# with a warning, for when Microsoft adds a value before the portal does (contract §5.7).
+SYNC_ACCEPT_UNKNOWN_ENUMS = env.bool("SYNC_ACCEPT_UNKNOWN_ENUMS", default=False)
 # Seconds one sync task works before it stores its place and re-queues the rest (a long
 # backfill is split into several tasks); must stay below CELERY_TASK_SOFT_TIME_LIMIT.
 SYNC_RUN_MAX_SECONDS = env.int("SYNC_RUN_MAX_SECONDS", default=600)

@@ -341,3 +341,24 @@ def test_largest_64_bit_incident_id_is_accepted() -> None:
     (parsed,) = parse([live_incident(incidentId=2**63 - 1)])
 
     assert parsed.incident_id == 2**63 - 1
+
+
+def test_unknown_enum_values_are_stored_as_sent_when_not_strict(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    incident = live_incident(severity="Critical", determination="BrandNewDetermination" * 3)
+    incident["alerts"][0]["status"] = "AwaitingAction"
+
+    with caplog.at_level("WARNING", logger="incidents.payload"):
+        (parsed,) = parse_incident_page([incident], tenant_id=TENANT, strict_enums=False)
+
+    assert (parsed.severity, parsed.alerts[0].status) == ("Critical", "AwaitingAction")
+    assert parsed.determination == ("BrandNewDetermination" * 3)[:40]
+    assert parsed.raw["determination"] == "BrandNewDetermination" * 3
+    assert parsed.status == "InProgress"  # known values keep their documented spelling
+    assert [r.getMessage() for r in caplog.records] == [
+        "payload unknown_enum path=value[0].alerts[0].status value='AwaitingAction'",
+        "payload unknown_enum path=value[0].determination value="
+        f"{('BrandNewDetermination' * 3)[:40]!r}",
+        "payload unknown_enum path=value[0].severity value='Critical'",
+    ]

@@ -434,3 +434,20 @@ def test_a_broken_portal_certificate_fails_the_run_without_blaming_the_customer(
     assert "AZURE_CLIENT_CERTIFICATE_PATH" in result.run.error
     contoso.refresh_from_db()
     assert contoso.consent_state == ConsentState.CONNECTED
+
+
+def test_unknown_enum_values_are_stored_when_the_setting_allows_them(
+    contoso: Any, portal_emulator: Any, make_client: Any, settings: Any
+) -> None:
+    settings.SYNC_ACCEPT_UNKNOWN_ENUMS = True
+    client = _corrupting_client(make_client(contoso), _set("severity", "Critical"), on_page=2)
+
+    result = sync(contoso, client)
+
+    assert result.outcome == SyncOutcome.SUCCEEDED
+    assert Incident.objects.filter(customer=contoso, severity="Critical").count() == 1
+    stored = Incident.objects.get(customer=contoso, severity="Critical")
+    assert (stored.severity_rank, stored.raw["severity"]) == (0, "Critical")
+    assert len(stored_incidents(contoso)) == len(
+        emulator_incidents(portal_emulator, str(contoso.tenant_id))
+    )
