@@ -17,7 +17,7 @@ from typing import Any
 from .constants import TENANT_STATES
 from .directory import default_tenant_specs
 from .faults import FAULT_KINDS
-from .knobs import NULL_STYLES, TOP_OVER_MAX, Knobs
+from .knobs import DESCRIPTION_SEPARATORS, LIST_ORDERS, NULL_STYLES, TOKEN_AUDS, TOP_OVER_MAX, Knobs
 from .server import EmulatorServer
 
 
@@ -94,11 +94,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consent-propagation-seconds", type=float, default=0.0)
     p.add_argument("--app-name", default=None)
     p.add_argument("--app-permissions", default=None, help="Role,Role requested by the app")
-    p.add_argument("--rate-limit-per-minute", type=int, default=50, help="0 disables")
-    p.add_argument("--rate-limit-per-hour", type=int, default=1500, help="0 disables")
+    p.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=50,
+        help="list and PATCH per minute, and the Incidents-API overall quota (list + get + "
+        "PATCH, contract §5.8); 0 disables",
+    )
+    p.add_argument(
+        "--rate-limit-per-hour",
+        type=int,
+        default=1500,
+        help="list, get and PATCH per hour, and the overall quota (§5.8); 0 disables",
+    )
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     p.add_argument("--no-deflate", action="store_true", help="never Content-Encoding: deflate")
     p.add_argument("--revocation-immediate", action="store_true")
+    p.add_argument(
+        "--list-order",
+        choices=LIST_ORDERS,
+        default="created_desc",
+        help="row order of GET /api/incidents (contract §5.1: documented newest first, "
+        "unordered for third parties); unstable = a per-request permutation",
+    )
+    p.add_argument(
+        "--no-retry-after-header",
+        action="store_true",
+        help="429s from the Defender API carry no Retry-After header (contract §9: XDR "
+        "documents only the reset time in the body)",
+    )
+    p.add_argument(
+        "--error-description-separator",
+        choices=tuple(DESCRIPTION_SEPARATORS),
+        default="crlf",
+        help="what joins the lines of a token error_description (contract §3.3)",
+    )
+    p.add_argument(
+        "--token-aud",
+        choices=TOKEN_AUDS,
+        default="app_id_uri",
+        help="access-token aud: the App ID URI as requested or the resource app ID (contract §4)",
+    )
     p.add_argument(
         "--fault", type=_fault, action="append", default=[], metavar="KIND[:key=value,...]"
     )
@@ -126,6 +162,10 @@ def knobs_from_args(args: argparse.Namespace) -> Knobs:
         latency_seconds=args.latency,
         deflate=not args.no_deflate,
         revocation_immediate=args.revocation_immediate,
+        list_order=args.list_order,
+        retry_after_header=not args.no_retry_after_header,
+        error_description_separator=args.error_description_separator,
+        token_aud=args.token_aud,
     )
     if args.app_name:
         knobs.app_name = args.app_name

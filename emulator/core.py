@@ -24,7 +24,7 @@ from .consent import ConsentService
 from .consent_page import error_page
 from .constants import DEFAULT_REDIRECT_URIS
 from .datagen import make_pools
-from .defender import DefenderApi, api_error
+from .defender import DefenderApi, api_error, too_many_requests
 from .directory import AppRegistration, Directory, TenantSpec, build_tenants, det_secret, det_uuid
 from .faults import Fault, FaultBook
 from .httpio import Request, Response, html_response, json_response
@@ -285,20 +285,26 @@ class EmulatorCore:
         return resp, malformed, delay
 
     def _error_for(self, kind: str, status: int, retry_after: int | None) -> Response:
-        """An injected (or internal) error in the shape the endpoint kind uses."""
+        """An injected (or internal) error in the shape the endpoint kind uses.
+
+        API 429s are the §9 throttling answer (Retry-After per knob `retry_after_header`);
+        other kinds' 429s always carry Retry-After (default 1)."""
         headers = [("Retry-After", str(retry_after or 1))] if status == 429 else []
         if kind == "api":
+            if status == 429:
+                return too_many_requests(
+                    retry_after or 1, header=bool(self.knobs.retry_after_header)
+                )
             code, message = {
-                429: (
-                    "TooManyRequests",
-                    f"Rate limit is exceeded. Try again in {retry_after or 1} seconds.",
-                ),
                 503: ("ServiceUnavailable", "The service is temporarily unavailable."),
             }.get(status, ("InternalServerError", "An unexpected error occurred."))
-            return api_error(status, code, message, headers)
+            return api_error(status, code, message)
         if kind in ("token", "discovery"):
             err = E.throttled() if status == 429 else E.server_error(status)
-            resp = json_response(status, E.token_error_body(err, now=self.clock.now()))
+            body = E.token_error_body(
+                err, now=self.clock.now(), separator=self.knobs.description_separator()
+            )
+            resp = json_response(status, body)
             resp.headers.extend(headers)
             return resp
         if kind == "consent":

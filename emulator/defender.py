@@ -1,12 +1,15 @@
 """Defender XDR API (§5-§7, §9): list/get/update incidents and advanced hunting.
 
 Checks per request: route -> bearer token (signature, exp/nbf, aud, iss/tid; 401) -> roles
-(403) -> rate limit per (tid, appid, endpoint) (429 + Retry-After) -> the operation.
+(403) -> rate limit per (tid, appid, endpoint) and, for the incidents endpoints, the
+Incidents-API overall quota per (tid, appid) (§5.8; 429, Retry-After per the knob) -> the
+operation.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,6 +49,11 @@ _LIST_PREFIX = b'{"@odata.context":"' + INCIDENTS_CONTEXT.encode() + b'","value"
 _LIST_PREFIX_PIECE = Piece(_LIST_PREFIX)
 _COMMA_PIECE = Piece(b",")
 _PATCH_FIELDS = {"status", "assignedTo", "classification", "determination", "tags", "comment"}
+#: Largest incident id: `incidentId` is an OData Edm.Int64 ("long", §5.3).
+MAX_INCIDENT_ID = 2**63 - 1
+#: Endpoints that share the Incidents-API overall quota (§5.8 "Incidents API overall").
+_INCIDENT_ENDPOINTS = ("incidents.list", "incidents.get", "incidents.update")
+_OVERALL = "incidents.overall"
 
 
 def api_error(
@@ -57,6 +65,30 @@ def api_error(
     resp.headers.extend(_API_HEADERS)
     resp.headers.extend(headers or [])
     return resp
+
+
+def too_many_requests(retry_after: int, *, header: bool = True) -> Response:
+    """The §9 429: `TooManyRequests`, "Rate limit is exceeded. Try again in <n> seconds.";
+    `Retry-After: <n>` only when `header` (knob `retry_after_header`: MDE documents the header,
+    XDR only the reset time in the body, §9)."""
+    return api_error(
+        429,
+        "TooManyRequests",
+        f"Rate limit is exceeded. Try again in {retry_after} seconds.",
+        [("Retry-After", str(retry_after))] if header else [],
+    )
+
+
+def parse_incident_id(raw_id: str) -> int | None:
+    """The incident id in a path segment, or None when it is not a long (-> 400 InvalidInput).
+
+    ASCII digits only, value <= 2**63 - 1 (Edm.Int64); a well-formed id that does not exist is
+    a 404, not a 400 (§9).
+    """
+    if not (raw_id.isascii() and raw_id.isdigit()):
+        return None
+    value = int(raw_id)
+    return value if value <= MAX_INCIDENT_ID else None
 
 
 def _forbidden(roles: tuple[str, ...]) -> Response:
@@ -118,11 +150,12 @@ class DefenderApi:
         if endpoint == "advancedhunting.run":
             return self._hunt(req, caller)
         raw_id = req.path.rstrip("/").rsplit("/", 1)[-1]
-        if not raw_id.isdigit() or len(raw_id) > 18:
+        incident_id = parse_incident_id(raw_id)
+        if incident_id is None:
             return api_error(400, "InvalidInput", f"The incident id '{raw_id}' is not valid.")
         if endpoint == "incidents.get":
-            return self._get(req, caller, int(raw_id))
-        return self._patch(req, caller, int(raw_id))
+            return self._get(caller, incident_id)
+        return self._patch(req, caller, incident_id)
 
     # -- checks ------------------------------------------------------------------------------
     def _authenticate(self, req: Request) -> Caller | Response:
@@ -152,6 +185,15 @@ class DefenderApi:
         return api_error(401, "Unauthorized", message, [("WWW-Authenticate", "Bearer")])
 
     def _throttle(self, caller: Caller, endpoint: str) -> Response | None:
+        """429 when the endpoint's own quota or the Incidents-API overall quota is spent (§5.8).
+
+        Per endpoint: list and PATCH `rate_limit_per_minute`, get-by-id
+        `rate_limit_get_per_minute`, hunting `rate_limit_hunting_per_minute`; list, get and
+        PATCH also `rate_limit_per_hour`. Overall (list + get + PATCH together, per tid and
+        app): `rate_limit_per_minute` / `rate_limit_per_hour` (the table's 50 and 1,500).
+        Hunting is a separate API (§7) and does not count towards it. A call refused by either
+        counter is recorded in neither.
+        """
         knobs = self.core.knobs
         per_minute = {
             "incidents.list": knobs.rate_limit_per_minute,
@@ -160,22 +202,17 @@ class DefenderApi:
             "advancedhunting.run": knobs.rate_limit_hunting_per_minute,
         }[endpoint]
         per_hour = 0 if endpoint == "advancedhunting.run" else knobs.rate_limit_per_hour
-        retry = self.core.throttle.check(
-            (caller.tenant_id, caller.app_id, endpoint),
-            (int(per_minute), int(per_hour)),
-            self.core.clock.now(),
-        )
+        counters = [((caller.tenant_id, caller.app_id, endpoint), (int(per_minute), int(per_hour)))]
+        if endpoint in _INCIDENT_ENDPOINTS:
+            overall = (int(knobs.rate_limit_per_minute), int(knobs.rate_limit_per_hour))
+            counters.append(((caller.tenant_id, caller.app_id, _OVERALL), overall))
+        retry = self.core.throttle.check_all(counters, self.core.clock.now())
         if retry is None:
             return None
-        return api_error(
-            429,
-            "TooManyRequests",
-            f"Rate limit is exceeded. Try again in {retry} seconds.",
-            [("Retry-After", str(retry))],
-        )
+        return too_many_requests(retry, header=bool(knobs.retry_after_header))
 
     # -- operations --------------------------------------------------------------------------
-    def _odata(self, req: Request, body: bytes, *, encoded: bool = False) -> Response:
+    def _odata(self, body: bytes, *, encoded: bool = False) -> Response:
         knobs = self.core.knobs
         return Response(
             200,
@@ -198,6 +235,7 @@ class DefenderApi:
         live = knobs.null_style == "live"
         wants_deflate = knobs.deflate and "deflate" in req.header("Accept-Encoding").lower()
         link_base = req.base_url + "/api/incidents" if knobs.next_link else None
+        order = knobs.list_order
         with core.lock:
             store = core.stores[caller.tenant_id]
             key = (
@@ -210,10 +248,15 @@ class DefenderApi:
                 link_base,
                 q.top_given,
                 wants_deflate,
+                order,
             )
             cached = core.page_cache.get(key, None)
             if cached is None:
-                rows = store.select(q.key, q.predicate())
+                rows = ordered_rows(
+                    store.select(q.key, q.predicate()),
+                    order,
+                    (core.seed, caller.tenant_id, store.version, q.key, q.top, q.skip),
+                )
                 page = rows[q.skip : q.skip + q.top]
                 tail = b"]"
                 if link_base and q.skip + q.top < len(rows) and q.top > 0:
@@ -234,7 +277,7 @@ class DefenderApi:
                     frags = b",".join(store.fragment(r, live) for r in page)
                     cached = _LIST_PREFIX + frags + tail
                 core.page_cache.put(key, None, cached)
-        return self._odata(req, cached, encoded=wants_deflate)
+        return self._odata(cached, encoded=wants_deflate)
 
     def _entity_body(self, caller: Caller, incident_id: int) -> bytes | None:
         core = self.core
@@ -249,9 +292,9 @@ class DefenderApi:
     def _not_found(self, incident_id: int) -> Response:
         return api_error(404, "ResourceNotFound", f"Incident {incident_id} was not found")
 
-    def _get(self, req: Request, caller: Caller, incident_id: int) -> Response:
+    def _get(self, caller: Caller, incident_id: int) -> Response:
         body = self._entity_body(caller, incident_id)
-        return self._not_found(incident_id) if body is None else self._odata(req, body)
+        return self._not_found(incident_id) if body is None else self._odata(body)
 
     def _patch(self, req: Request, caller: Caller, incident_id: int) -> Response:
         if "application/json" not in req.header("Content-Type").lower():
@@ -275,7 +318,7 @@ class DefenderApi:
             store.apply(rec, fields, core.clock.ticks())
         body = self._entity_body(caller, incident_id)
         assert body is not None
-        return self._odata(req, body)
+        return self._odata(body)
 
     def _hunt(self, req: Request, caller: Caller) -> Response:
         try:
@@ -294,6 +337,26 @@ class DefenderApi:
         resp = json_response(200, result)
         resp.headers.extend(_API_HEADERS)
         return resp
+
+
+def ordered_rows(
+    rows: list[IncidentRecord], order: str, request_key: tuple[object, ...]
+) -> list[IncidentRecord]:
+    """Matching rows in the order knob `list_order` asks for (§5.1).
+
+    `rows` arrive in the store's order (createdTime desc, then incidentId desc): returned as
+    they are for "created_desc", reversed for "created_asc", and for "unstable" as a
+    permutation seeded by `request_key` (seed, tenant, data version, filter, $top, $skip) so
+    one request never repeats or drops a row and the same request gets the same page, while
+    the pages of one $skip walk do not agree on an order (see `Knobs`).
+    """
+    if order == "created_asc":
+        return rows[::-1]
+    if order == "unstable":
+        shuffled = list(rows)
+        random.Random(repr(request_key)).shuffle(shuffled)
+        return shuffled
+    return rows
 
 
 def _deflated_page(

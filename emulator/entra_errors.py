@@ -35,16 +35,22 @@ class EntraError(Exception):
 
 
 def token_error_body(
-    err: EntraError, *, now: float, correlation_id: str | None = None, trace_id: str | None = None
+    err: EntraError,
+    *,
+    now: float,
+    correlation_id: str | None = None,
+    trace_id: str | None = None,
+    separator: str = "\r\n",
 ) -> dict[str, Any]:
     """The §3.3 envelope: error, error_description, error_codes, timestamp, trace_id,
     correlation_id, error_uri. `correlation_id` defaults to a new GUID (Entra echoes the
-    client's `client-request-id` there)."""
+    client's `client-request-id` there). `separator` joins the lines of `error_description`:
+    "\\r\\n" or, as some captures show, " " (§3.3; knob `error_description_separator`)."""
     trace_id = trace_id or str(uuid.uuid4())
     correlation_id = correlation_id or str(uuid.uuid4())
     return {
         "error": err.error,
-        "error_description": err.description(trace_id, correlation_id, now, "\r\n"),
+        "error_description": err.description(trace_id, correlation_id, now, separator),
         "error_codes": [err.code],
         "timestamp": entra_timestamp(now),
         "trace_id": trace_id,

@@ -69,7 +69,7 @@ class Response:
     """What to send. `drop` closes the connection without answering (fault injection).
 
     `compressible` bodies are deflated when the client accepts it and the knob allows;
-    `chunked` selects Transfer-Encoding: chunked. `log` carries fields for the request log.
+    `chunked` selects Transfer-Encoding: chunked; `encoded` marks a body already deflated.
     """
 
     status: int
@@ -79,7 +79,6 @@ class Response:
     compressible: bool = False
     chunked: bool = False
     encoded: bool = False
-    log: dict[str, Any] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         """First header value with that name (case-insensitive)."""

@@ -41,6 +41,69 @@ _TOKEN_HEADERS = [
 _CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "tid", "ver", "oid"]
 
 
+#: Members of the v2 OIDC document that the v1 document lacks.
+_V2_ONLY_MEMBERS = (
+    "request_uri_parameter_supported",
+    "userinfo_endpoint",
+    "device_authorization_endpoint",
+    "http_logout_supported",
+    "frontchannel_logout_supported",
+    "kerberos_endpoint",
+    "rbac_url",
+)
+
+
+def discovery_document(base: str, seg: str, *, v2: bool) -> dict[str, Any]:
+    """The OIDC discovery document for path tenant `seg` (GUID or keyword) on host `base` (§4).
+
+    v2: endpoints under `/oauth2/v2.0`, JWKS `/discovery/v2.0/keys`, issuer
+    `{base}/{tid}/v2.0`. v1: `/oauth2`, `/discovery/keys`, issuer `https://sts.windows.net/{tid}/`
+    (as in v1 tokens) and fewer members. `common`/`organizations` keep `{tenantid}` literally in
+    the issuer. Member order is the wire order.
+    """
+    ver = "/v2.0" if v2 else ""
+    oauth = f"{base}/{seg}/oauth2{ver}"
+    iss_tenant = "{tenantid}" if seg in TENANT_KEYWORDS else seg
+    doc: dict[str, Any] = {
+        "token_endpoint": f"{oauth}/token",
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_post",
+            "private_key_jwt",
+            "client_secret_basic",
+        ],
+        "jwks_uri": f"{base}/{seg}/discovery{ver}/keys",
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": [
+            "code",
+            "id_token",
+            "code id_token",
+            "id_token token" if v2 else "token id_token",
+        ],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"] if v2 else ["openid"],
+        "issuer": f"{base}/{iss_tenant}/v2.0" if v2 else f"https://sts.windows.net/{iss_tenant}/",
+        "request_uri_parameter_supported": False,
+        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+        "authorization_endpoint": f"{oauth}/authorize",
+        "device_authorization_endpoint": f"{oauth}/devicecode",
+        "http_logout_supported": True,
+        "frontchannel_logout_supported": True,
+        "end_session_endpoint": f"{oauth}/logout",
+        "claims_supported": _CLAIMS,
+        "kerberos_endpoint": f"{base}/{seg}/kerberos",
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    }
+    if not v2:
+        for member in _V2_ONLY_MEMBERS:
+            del doc[member]
+    return doc
+
+
 def match_route(path: str) -> tuple[str, str, str] | None:
     """(kind, handler, path tenant) for an identity path, else None."""
     parts = tuple(p for p in path.split("/") if p)
@@ -62,7 +125,11 @@ class IdentityService:
         trace = str(uuid.uuid4())
         corr = req.header("client-request-id") or str(uuid.uuid4())
         body = E.token_error_body(
-            err, now=self.core.clock.now(), correlation_id=corr, trace_id=trace
+            err,
+            now=self.core.clock.now(),
+            correlation_id=corr,
+            trace_id=trace,
+            separator=self.core.knobs.description_separator(),
         )
         return self._json(req, err.status, body, trace)
 
@@ -81,72 +148,18 @@ class IdentityService:
     # -- discovery ---------------------------------------------------------------------------
     def discovery_v2(self, req: Request, path_tenant: str) -> Response:
         """v2 OIDC document; endpoints carry the tenant GUID even for a domain path (§4)."""
-        seg = self._discovery_segment(path_tenant)
-        if seg is None:
-            return self.entra_error(req, E.tenant_not_found(path_tenant, discovery=True))
-        base = req.base_url
-        iss_tenant = "{tenantid}" if seg in TENANT_KEYWORDS else seg
-        doc = {
-            "token_endpoint": f"{base}/{seg}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_post",
-                "private_key_jwt",
-                "client_secret_basic",
-            ],
-            "jwks_uri": f"{base}/{seg}/discovery/v2.0/keys",
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{base}/{iss_tenant}/v2.0",
-            "request_uri_parameter_supported": False,
-            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
-            "authorization_endpoint": f"{base}/{seg}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{base}/{seg}/oauth2/v2.0/devicecode",
-            "http_logout_supported": True,
-            "frontchannel_logout_supported": True,
-            "end_session_endpoint": f"{base}/{seg}/oauth2/v2.0/logout",
-            "claims_supported": _CLAIMS,
-            "kerberos_endpoint": f"{base}/{seg}/kerberos",
-            "tenant_region_scope": "EU",
-            "cloud_instance_name": "microsoftonline.com",
-            "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": "graph.microsoft.com",
-            "rbac_url": "https://pas.windows.net",
-        }
-        return self._json(req, 200, doc)
+        return self._discovery(req, path_tenant, v2=True)
 
     def discovery_v1(self, req: Request, path_tenant: str) -> Response:
         """v1 OIDC document (issuer `https://sts.windows.net/{tid}/`, as in v1 tokens)."""
+        return self._discovery(req, path_tenant, v2=False)
+
+    def _discovery(self, req: Request, path_tenant: str, *, v2: bool) -> Response:
+        """The OIDC document of either version (§4); unknown tenant -> 400 AADSTS90002."""
         seg = self._discovery_segment(path_tenant)
         if seg is None:
             return self.entra_error(req, E.tenant_not_found(path_tenant, discovery=True))
-        base = req.base_url
-        iss_tenant = "{tenantid}" if seg in TENANT_KEYWORDS else seg
-        doc = {
-            "token_endpoint": f"{base}/{seg}/oauth2/token",
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_post",
-                "private_key_jwt",
-                "client_secret_basic",
-            ],
-            "jwks_uri": f"{base}/{seg}/discovery/keys",
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
-            "scopes_supported": ["openid"],
-            "issuer": f"https://sts.windows.net/{iss_tenant}/",
-            "authorization_endpoint": f"{base}/{seg}/oauth2/authorize",
-            "end_session_endpoint": f"{base}/{seg}/oauth2/logout",
-            "claims_supported": _CLAIMS,
-            "tenant_region_scope": "EU",
-            "cloud_instance_name": "microsoftonline.com",
-            "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": "graph.microsoft.com",
-        }
-        return self._json(req, 200, doc)
+        return self._json(req, 200, discovery_document(req.base_url, seg, v2=v2))
 
     def _discovery_segment(self, path_tenant: str) -> str | None:
         if path_tenant.lower() in TENANT_KEYWORDS:
@@ -238,12 +251,14 @@ class IdentityService:
         if resource is None:
             raise E.resource_not_found(identifier, tenant.name)
         expires_in = int(core.knobs.token_expires_in)
+        # v1 `aud`: the App ID URI as requested or the resource's client ID (§4; knob token_aud).
+        audience = resource.app_id if core.knobs.token_aud == "app_id" else identifier.rstrip("/")
         token = core.tokens.issue(
             AccessTokenRequest(
                 tenant_id=tenant.tenant_id,
                 client_id=app.client_id,
                 sp_oid=tenant.sp_oid,
-                audience=identifier.rstrip("/"),
+                audience=audience,
                 roles=tuple(r for r in roles_held if r in resource.roles),
                 auth_type=auth_type,
                 now=now,

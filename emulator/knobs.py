@@ -12,6 +12,12 @@ from .constants import DEFAULT_APP_NAME, DEFAULT_APP_PERMISSIONS
 
 NULL_STYLES = ("live", "doc")
 TOP_OVER_MAX = ("reject", "clamp")
+#: `list_order` values (§5.1): the documented order, its reverse, or no dependable order.
+LIST_ORDERS = ("created_desc", "created_asc", "unstable")
+#: `error_description_separator` values (§3.3) and the text each stands for.
+DESCRIPTION_SEPARATORS = {"crlf": "\r\n", "space": " "}
+#: `token_aud` values (§4, v1 `aud`): the App ID URI as requested, or the resource's app ID.
+TOKEN_AUDS = ("app_id_uri", "app_id")
 
 
 @dataclass
@@ -40,6 +46,27 @@ class Knobs:
         `roles` (not consented -> 401, no roles -> 403); off = Microsoft's behaviour, where an
         issued token keeps working until it expires (§11.1).
       app_name / app_permissions: what the consent page shows and "all" grants.
+    Points the contract leaves open or reports as varying (default = the emulator's first
+    choice, unchanged):
+      list_order: row order of `GET /api/incidents` (§5.1). "created_desc" (createdTime desc,
+        then incidentId desc; the docs' "newest first"), "created_asc" (the exact reverse), or
+        "unstable" (third parties report the list as unordered). "unstable" answers every
+        request with a permutation of all matching rows, seeded by the request itself (tenant,
+        data version, $filter, $top, $skip), and then cuts the page: a page never repeats or
+        loses a row, and the same request against unchanged data gets the same page, but two
+        pages of one $skip walk come from different permutations, so the walk can miss some
+        rows and return others twice. That models a server whose order nobody promised: a
+        client that pages with $skip and trusts the order is wrong in exactly this way.
+      retry_after_header: 429s from the Defender API carry `Retry-After` (True; MDE documents
+        it) or not (False; XDR documents only the reset time in the body) (§9). The body is
+        the same either way. Entra 429s are not affected.
+      error_description_separator: what joins `AADSTS{n}: {msg}`, `Trace ID`, `Correlation ID`
+        and `Timestamp` in a token/discovery error's `error_description`: "crlf" ("\\r\\n")
+        or "space" (" "); captures show both (§3.3). Consent redirects keep a space.
+      token_aud: the `aud` of issued access tokens (v1-shaped, §4): "app_id_uri" (the
+        identifier as requested, e.g. `https://api.security.microsoft.com`) or "app_id" (the
+        resource app's client ID, e.g. `8ee8fdad-f234-4243-8f3b-15c294843740`; §1 table). The
+        API accepts both forms either way.
     """
 
     null_style: str = "live"
@@ -60,6 +87,10 @@ class Knobs:
     revocation_immediate: bool = False
     app_name: str = DEFAULT_APP_NAME
     app_permissions: list[str] = field(default_factory=lambda: list(DEFAULT_APP_PERMISSIONS))
+    list_order: str = "created_desc"
+    retry_after_header: bool = True
+    error_description_separator: str = "crlf"
+    token_aud: str = "app_id_uri"
 
     def validate(self) -> None:
         """Raise ValueError when a knob holds a value outside its documented range."""
@@ -67,6 +98,16 @@ class Knobs:
             raise ValueError(f"null_style must be one of {NULL_STYLES}")
         if self.top_over_max not in TOP_OVER_MAX:
             raise ValueError(f"top_over_max must be one of {TOP_OVER_MAX}")
+        if self.list_order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {LIST_ORDERS}")
+        if self.error_description_separator not in DESCRIPTION_SEPARATORS:
+            raise ValueError(
+                f"error_description_separator must be one of {tuple(DESCRIPTION_SEPARATORS)}"
+            )
+        if self.token_aud not in TOKEN_AUDS:
+            raise ValueError(f"token_aud must be one of {TOKEN_AUDS}")
+        if not isinstance(self.retry_after_header, bool):
+            raise ValueError("retry_after_header must be true or false")
         if not 1 <= int(self.default_page_size) <= 100:
             raise ValueError("default_page_size must be between 1 and 100")
         if int(self.token_expires_in) < 300:
@@ -115,6 +156,10 @@ class Knobs:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready mapping of every knob."""
         return dataclasses.asdict(self)
+
+    def description_separator(self) -> str:
+        """The text `error_description_separator` stands for (§3.3)."""
+        return DESCRIPTION_SEPARATORS[self.error_description_separator]
 
     def granted_roles(self) -> list[str]:
         """Roles an accepted consent grants: resolves "all"/"none"/list (§2.3 emulator choice)."""

@@ -307,7 +307,8 @@ class EmulatorServer:
             return store.render(store.by_id[int(incident_id)], core.knobs.null_style == "live")
 
     def incident_ids(self, tenant_id: str) -> list[int]:
-        """Incident ids in list order (createdTime desc, incidentId desc)."""
+        """Incident ids in the §5.1 default list order (createdTime desc, incidentId desc),
+        whatever knob `list_order` makes the API answer."""
         core = self.core
         with core.lock:
             store = core.stores[core.directory.get(tenant_id).tenant_id]

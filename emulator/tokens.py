@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,8 +212,3 @@ def verify_client_assertion(
         or (isinstance(nbf, (int, float)) and nbf - CLOCK_SKEW_SECONDS > now)
     ):
         raise AssertionRejected(700024, "Client assertion is not within its valid time range.")
-
-
-def new_guid() -> str:
-    """A random GUID string."""
-    return str(uuid.uuid4())

@@ -2,8 +2,12 @@
 
 Every call: a token from ``microsoft.entra`` (shared cache), a slot from the per-tenant call
 limiter, connect and read timeouts, and bounded retries with exponential backoff and jitter for
-timeouts, dropped connections and 5xx. A 401 drops the cached token and retries once with a new
-one; a 403 means consent without roles; a 429 raises ThrottledError carrying Retry-After.
+timeouts, dropped connections (and bodies cut or garbled in transit) and 5xx. A 401 drops the
+cached token and retries once with a new one; a 403 ``Forbidden`` means consent without roles
+(other 403 codes are plain API errors); a 429 raises ThrottledError carrying Retry-After.
+
+Paging (§5.1): an ``@odata.nextLink`` is returned only when it is on DEFENDER_API_URL's origin;
+any other is dropped (logged without its query) and the caller continues with ``$skip``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -24,7 +27,7 @@ import requests
 from django.conf import settings
 
 from microsoft import entra, errors
-from microsoft.http import build_session, decode_json, timeouts
+from microsoft.http import build_session, decode_json, http_date, parse_retry_after, timeouts
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,20 @@ MAX_PAGE_BYTES = 32 * 1024 * 1024
 MAX_ATTEMPTS = 4
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 20.0
-# Seconds to wait on a 429 without Retry-After (§9).
+# Seconds to wait on a 429 without a readable Retry-After (§9). Retry-After values are
+# clamped to [1, 3600] s (``microsoft.http.parse_retry_after``).
 DEFAULT_RETRY_AFTER = 60.0
+# Default ports, so "https://host:443" and "https://host" count as one origin.
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+# Exceptions of a call that are worth retrying: the connection failed, timed out, or its body
+# was cut (ChunkedEncodingError) or arrived garbled (ContentDecodingError: a broken deflate
+# stream, e.g. a proxy or load balancer cutting the connection mid-body).
+_TRANSIENT_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class CallLimiter(Protocol):
@@ -47,9 +62,15 @@ class CallLimiter(Protocol):
     be called for longer than the caller is willing to wait.
     """
 
-    def acquire(self, tenant_id: str) -> float: ...
+    def acquire(self, tenant_id: str) -> float:
+        """Take one call slot for ``tenant_id``; returns the seconds waited. Raises
+        ThrottledError (``retry_after`` in seconds) when the wait would be too long."""
+        ...
 
-    def block(self, tenant_id: str, seconds: float) -> None: ...
+    def block(self, tenant_id: str, seconds: float) -> None:
+        """Let no call go to ``tenant_id`` for ``seconds`` (a 429's Retry-After, finite and
+        already clamped to [1, 3600] by the client), in every process sharing the limiter."""
+        ...
 
 
 @dataclass
@@ -105,7 +126,8 @@ class DefenderClient:
     ) -> IncidentPage:
         """``GET /api/incidents?$filter=..&$top=..&$skip=..`` (§5.1); newest first.
 
-        Raises ThrottledError, MissingRolesError (403), UnauthorizedError, DefenderApiError,
+        Raises ThrottledError, MissingRolesError (403 ``Forbidden``), UnauthorizedError,
+        DefenderApiError (other 4xx, including 403 ``DisabledFeature``/``DisallowedOperation``),
         TransientError (after retries) or BadResponseError (malformed JSON, wrong shape,
         oversized page).
         """
@@ -116,14 +138,20 @@ class DefenderClient:
             params["$skip"] = skip
         if filter:
             params["$filter"] = filter
-        url = f"{settings.DEFENDER_API_URL}/api/incidents?{urlencode(params)}"
+        # "$" and ":" stay literal and spaces become "+", as the contract writes the query
+        # (§5.1: $filter=lastUpdateTime+ge+2025-01-01T00:00:00.0000000Z).
+        url = f"{settings.DEFENDER_API_URL}/api/incidents?{urlencode(params, safe='$:')}"
         return self.list_incidents_url(url)
 
     def list_incidents_url(self, url: str) -> IncidentPage:
         """Fetch a list page by absolute URL (the first page, or an ``@odata.nextLink``).
 
-        The URL must be on DEFENDER_API_URL's scheme and host (a next link elsewhere raises
-        BadResponseError: the bearer token never goes to another host).
+        The URL must be on DEFENDER_API_URL's origin (``same_origin``), else BadResponseError
+        ``bad_next_link`` before any call: the bearer token never goes to another host. A page
+        whose ``@odata.nextLink`` is on another origin (or not an absolute https URL) comes back
+        with ``next_link=None``, so the caller pages on with ``$skip`` (§5.1) instead of storing
+        a link that every later fetch would refuse; a warning names the link's host and path,
+        never its query.
         """
         if not same_origin(url, settings.DEFENDER_API_URL):
             raise errors.BadResponseError(
@@ -141,6 +169,17 @@ class DefenderClient:
             raise errors.BadResponseError(
                 "The incidents page's @odata.nextLink is not a string.", code="bad_payload"
             )
+        if next_link is not None and not same_origin(next_link, settings.DEFENDER_API_URL):
+            parts = urlsplit(next_link)
+            logger.warning(
+                "defender tenant=%s ignored_next_link=%s://%s%s: not on the API's origin; "
+                "paging continues with $skip",
+                self.tenant_id,
+                parts.scheme,
+                parts.hostname or "",
+                parts.path,
+            )
+            next_link = None
         return IncidentPage(
             incidents=value, next_link=next_link, raw_size=size, server_time=server_time
         )
@@ -176,11 +215,7 @@ class DefenderClient:
             try:
                 response = self.session.get(url, headers=headers, timeout=timeouts(), stream=True)
                 content = _read_limited(response, MAX_PAGE_BYTES)
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
+            except _TRANSIENT_EXCEPTIONS as exc:
                 self._backoff_or_raise(attempt, f"{type(exc).__name__} calling the Defender API")
                 continue
             status = response.status_code
@@ -234,21 +269,34 @@ class DefenderClient:
         self.sleep(delay)
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an absolute http(s) URL with the default port filled in; None
+    for a relative URL, another scheme, user info (``user@host``) or an unreadable port."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
 def same_origin(url: str, base: str) -> bool:
-    """True when ``url`` has ``base``'s scheme and host:port (case-insensitive)."""
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme.lower(), a.netloc.lower()) == (b.scheme.lower(), b.netloc.lower())
+    """True when ``url`` has ``base``'s scheme, host and port (RFC 6454 origin).
+
+    Case-insensitive, with default ports normalised (``https://h:443/x`` is on ``https://h``).
+    False for relative URLs, other schemes and URLs carrying user info (requests would turn
+    ``user@`` into an Authorization header replacing the bearer token).
+    """
+    origin = _origin(url)
+    return origin is not None and origin == _origin(base)
 
 
 def _server_time(response: requests.Response) -> datetime | None:
-    """The response's ``Date`` header as an aware datetime, or None."""
-    value = response.headers.get("Date")
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
+    """The response's ``Date`` header as an aware UTC datetime, or None (``http_date``)."""
+    return http_date(response.headers.get("Date"))
 
 
 def _read_limited(response: requests.Response, limit: int) -> bytes:
@@ -266,22 +314,45 @@ def _read_limited(response: requests.Response, limit: int) -> bytes:
 
 
 def _retry_after(response: requests.Response) -> float:
-    """Seconds from ``Retry-After`` (int or float seconds); DEFAULT_RETRY_AFTER if absent."""
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(1.0, float(value))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
+    """Seconds from ``Retry-After`` (delay-seconds or HTTP-date, RFC 9110), clamped to
+    [1, 3600]; DEFAULT_RETRY_AFTER when absent or unreadable (``inf``/``nan`` included). An
+    HTTP-date is counted from the response's ``Date`` when it has one."""
+    return parse_retry_after(
+        response.headers.get("Retry-After"),
+        default=DEFAULT_RETRY_AFTER,
+        now=_server_time(response),
+    )
+
+
+# 403 codes other than "Forbidden" (§9), in plain words for the tenant page.
+_FORBIDDEN_REASONS = {
+    "DisabledFeature": "a feature this request needs is turned off for this tenant",
+    "DisallowedOperation": "the operation is not allowed for this tenant",
+}
 
 
 def _api_error(status: int, content: bytes) -> errors.MicrosoftError:
-    """Map a non-2xx Defender API response (§9 envelope) to an exception."""
+    """Map a non-2xx Defender API response (§9 envelope) to an exception.
+
+    403 with code ``Forbidden`` (or no readable code) → MissingRolesError (consent without
+    roles); another 403 code (``DisabledFeature``, ``DisallowedOperation``) → DefenderApiError
+    with status 403 and that code; 401 → UnauthorizedError; others → DefenderApiError.
+    """
     code, message = "", ""
     try:
         envelope = json.loads(content).get("error", {})
         code, message = str(envelope.get("code", "")), str(envelope.get("message", ""))
     except (ValueError, AttributeError):
         pass
+    if status == 403 and code not in ("", "Forbidden"):
+        reason = _FORBIDDEN_REASONS.get(code, "access was refused")
+        detail = f" Microsoft says: {message[:300]}" if message else ""
+        return errors.DefenderApiError(
+            f"The Defender API refused the request ({code}): {reason}; this is not a "
+            f"missing permission.{detail}",
+            status=status,
+            code=code[:60],
+        )
     if status == 403:
         return errors.MissingRolesError(
             "The Defender API refused access: the application has no incident permission "

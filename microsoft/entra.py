@@ -5,11 +5,16 @@ discovery), §10 (MSAL behaviour). One ``msal.ConfidentialClientApplication`` pe
 (authority ``AZURE_AUTHORITY_HOST/<tenant id>``, ``instance_discovery=False`` so no call ever
 goes to a host other than the configured authority) is built once per process and reused;
 its token cache is shared across processes through ``microsoft.token_cache``.
+
+"Try again later" answers are not tenant failures: MSAL raises only for status >= 500 (§10.2),
+so Entra ID's throttling (HTTP 429, ``temporarily_unavailable`` AADSTS90055) and its
+``server_error``/``temporarily_unavailable`` codes on other statuses arrive as error dicts;
+they become ThrottledError (with Retry-After) or TransientError, never a TokenError that would
+take the customer out of CONNECTED.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -26,7 +31,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from microsoft import errors, token_cache
-from microsoft.http import build_session, timeouts
+from microsoft.credentials import client_credential
+from microsoft.http import build_session, http_date, parse_retry_after, timeouts
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +44,48 @@ _apps_lock = threading.Lock()
 # The process that built ``_apps`` and ``_session`` (a forked worker child starts afresh).
 _owner_pid = os.getpid()
 _session: requests.Session | None = None
+
+# Entra ID's "try again later" answers (§2.1 lists the OAuth codes; the AADSTS numbers are what
+# Entra ID and the emulator send): throttling (90055, HTTP 429) and service trouble (50000
+# server_error, 90033 temporarily_unavailable).
+_THROTTLED_AADSTS = frozenset({90055})
+_TRANSIENT_AADSTS = frozenset({50000, 90033})
+_TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+# Seconds to wait after a throttled token request whose reply has no readable Retry-After
+# (the same default as the Defender API's 429, contract §9; MSAL's own is 5 s, §10.4).
+TOKEN_RETRY_AFTER_DEFAULT = 60.0
+
+
+class _LastReply(threading.local):
+    """This thread's last HTTP reply from Entra ID on the MSAL session: MSAL's error dicts keep
+    neither the status nor the headers, which tell a throttled request from a refused one."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    date: str | None = None
+
+    def clear(self) -> None:
+        """Forget the last reply (before a new request)."""
+        self.status = self.retry_after = self.date = None
+
+
+_last_reply = _LastReply()
+
+
+def _note_reply(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """requests response hook on the MSAL session: remember status, Retry-After and Date."""
+    _last_reply.status = response.status_code
+    _last_reply.retry_after = response.headers.get("Retry-After")
+    _last_reply.date = response.headers.get("Date")
+
+
+def _retry_after_seconds() -> float:
+    """Seconds from the last reply's Retry-After (clamped to [1, 3600]), else the default."""
+    return parse_retry_after(
+        _last_reply.retry_after,
+        default=TOKEN_RETRY_AFTER_DEFAULT,
+        now=http_date(_last_reply.date),
+    )
 
 
 def _check_fork() -> None:
@@ -55,6 +103,7 @@ def _http_session() -> requests.Session:
     global _session
     if _session is None:
         _session = build_session()
+        _session.hooks["response"].append(_note_reply)
     return _session
 
 
@@ -95,74 +144,6 @@ def normalize_tenant_id(value: str) -> str:
     return str(uuid.UUID(value.strip()))
 
 
-@functools.cache
-def client_credential() -> str | dict[str, str]:
-    """The app's credential for MSAL: the secret, or a certificate dict (§10.6).
-
-    A certificate file is PEM holding the private key and the certificate; MSAL signs the
-    assertion with PS256 and sends ``x5t#S256`` and ``x5c``. Raises ImproperlyConfigured when
-    neither is configured, the file cannot be read, it holds no readable certificate or private
-    key, or ``AZURE_CLIENT_CERTIFICATE_PASSWORD`` does not fit the key (wrong, missing, or given
-    for an unencrypted key). The message names the setting, never key material.
-    """
-    path = settings.AZURE_CLIENT_CERTIFICATE_PATH
-    if path:
-        return _certificate_credential(path, settings.AZURE_CLIENT_CERTIFICATE_PASSWORD or None)
-    if settings.AZURE_CLIENT_SECRET:
-        return str(settings.AZURE_CLIENT_SECRET)
-    raise ImproperlyConfigured("Set AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH")
-
-
-def _certificate_credential(path: str, password: str | None) -> dict[str, str]:
-    """MSAL's certificate dict from the PEM at ``path``; ImproperlyConfigured when unusable.
-
-    cryptography raises ValueError for a malformed PEM or a wrong password and TypeError for a
-    password given to an unencrypted key or missing for an encrypted one; both become
-    ImproperlyConfigured so no caller mistakes them for a tenant's error (``from None``: the
-    original messages are not needed and are kept out of logs).
-    """
-    from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        with open(path, "rb") as handle:
-            pem = handle.read()
-    except OSError as exc:
-        raise ImproperlyConfigured(f"AZURE_CLIENT_CERTIFICATE_PATH unreadable: {exc}") from exc
-    try:
-        cert = x509.load_pem_x509_certificate(pem)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ImproperlyConfigured(
-            f"AZURE_CLIENT_CERTIFICATE_PATH ({path}) holds no readable PEM certificate"
-        ) from None
-    try:
-        key = serialization.load_pem_private_key(
-            pem, password=password.encode() if password else None
-        )
-    except TypeError:
-        needs = "is not encrypted: unset" if password else "is encrypted: set"
-        raise ImproperlyConfigured(
-            f"The private key in AZURE_CLIENT_CERTIFICATE_PATH ({path}) {needs} "
-            "AZURE_CLIENT_CERTIFICATE_PASSWORD"
-        ) from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise ImproperlyConfigured(
-            f"The private key in AZURE_CLIENT_CERTIFICATE_PATH ({path}) could not be loaded: "
-            "the PEM is malformed, holds no private key, or AZURE_CLIENT_CERTIFICATE_PASSWORD "
-            "is wrong"
-        ) from None
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return {
-        "private_key": key_pem,
-        "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
-    }
-
-
 def _build_app(tenant_id: str) -> msal.ConfidentialClientApplication:
     """A new MSAL app for ``tenant_id``; the constructor fetches OIDC discovery (§10.1).
 
@@ -173,6 +154,7 @@ def _build_app(tenant_id: str) -> msal.ConfidentialClientApplication:
         raise ImproperlyConfigured("Set AZURE_CLIENT_ID")
     credential = client_credential()
     session = _http_session()
+    _last_reply.clear()
     try:
         return msal.ConfidentialClientApplication(
             settings.AZURE_CLIENT_ID,
@@ -184,7 +166,15 @@ def _build_app(tenant_id: str) -> msal.ConfidentialClientApplication:
             timeout=timeouts(),
         )
     except ValueError as exc:
-        # 4xx from discovery: MSAL says "Unable to get authority configuration" (§10.1).
+        # 4xx from discovery: MSAL says "Unable to get authority configuration" (§10.1). A 429
+        # is Entra ID throttling discovery, not a missing tenant.
+        if _last_reply.status == 429:
+            seconds = _retry_after_seconds()
+            raise errors.ThrottledError(
+                f"Entra ID is throttling requests for this tenant; try again in {seconds:.0f} s.",
+                retry_after=seconds,
+                code="discovery_429",
+            ) from None
         raise errors.TenantNotFoundError(
             f"Tenant {tenant_id} was not found by Entra ID.", aadsts=90002, error="invalid_tenant"
         ) from exc
@@ -218,12 +208,33 @@ def discard_app(tenant_id: str) -> None:
         _apps.pop(tenant_id, None)
 
 
-def _raise_for_error(result: dict[str, Any], tenant_id: str) -> None:
-    """Map an MSAL error dict (§3.3) to a classified TokenError."""
+def _raise_for_error(result: dict[str, Any], tenant_id: str, *, status: int | None = None) -> None:
+    """Map an MSAL error dict (§3.3) to a classified error; ``status`` is the reply's HTTP
+    status when known (None when MSAL replayed a cached error).
+
+    HTTP 429 or AADSTS90055 → ThrottledError (``retry_after`` from the reply's Retry-After,
+    else TOKEN_RETRY_AFTER_DEFAULT); ``temporarily_unavailable``/``server_error`` or
+    AADSTS50000/90033 → TransientError; the rest → a TokenError subclass (§3.4).
+    """
     codes = result.get("error_codes") or []
-    aadsts = int(codes[0]) if codes else None
+    try:
+        aadsts = int(codes[0]) if codes else None
+    except (TypeError, ValueError):
+        aadsts = None
     error = str(result.get("error", ""))
     description = str(result.get("error_description", "")).split("\r\n")[0].split(" Trace ID:")[0]
+    if status == 429 or aadsts in _THROTTLED_AADSTS:
+        seconds = _retry_after_seconds()
+        raise errors.ThrottledError(
+            f"Entra ID is throttling token requests for this tenant; try again in {seconds:.0f} s.",
+            retry_after=seconds,
+            code=f"AADSTS{aadsts}" if aadsts else "token_429",
+        )
+    if error in _TRANSIENT_ERRORS or aadsts in _TRANSIENT_AADSTS:
+        raise errors.TransientError(
+            f"Entra ID could not issue a token just now ({description or error}); try again later.",
+            code=f"AADSTS{aadsts}" if aadsts else "token_unavailable",
+        )
     if aadsts == 7000229:
         raise errors.ConsentMissingError(
             "The portal's application has no service principal in this tenant: admin consent "
@@ -277,7 +288,9 @@ def get_token(tenant_id: str, *, fresh: bool = False) -> AccessToken:
     where a cached token or MSAL's cached 400 would hide a change, §10.4).
 
     Raises ConsentMissingError, TenantNotFoundError, AppCredentialsError, TokenError,
-    TokenClaimsError or TransientError.
+    TokenClaimsError, TransientError (network, 5xx, ``temporarily_unavailable``/
+    ``server_error``) or ThrottledError (Entra ID answered 429 / AADSTS90055; ``retry_after``
+    from its Retry-After, clamped to [1, 3600] s, else TOKEN_RETRY_AFTER_DEFAULT).
     """
     tenant_id = normalize_tenant_id(tenant_id)
     app = _app_for(tenant_id, fresh=fresh)
@@ -286,6 +299,7 @@ def get_token(tenant_id: str, *, fresh: bool = False) -> AccessToken:
         with token_cache.tenant_lock(tenant_id):
             if not fresh:
                 token_cache.load_into(tenant_id, cache)
+            _last_reply.clear()
             result = app.acquire_token_for_client(scopes=[defender_scope()])
             if "access_token" in result:
                 token_cache.save_from(tenant_id, cache)
@@ -308,7 +322,7 @@ def get_token(tenant_id: str, *, fresh: bool = False) -> AccessToken:
         raise errors.TransientError(str(exc), code="token_lock") from None
     if "access_token" not in result:
         discard_app(tenant_id)
-        _raise_for_error(result, tenant_id)
+        _raise_for_error(result, tenant_id, status=_last_reply.status)
     token = str(result["access_token"])
     claims = decode_claims(token)
     if str(claims.get("tid", "")).lower() != tenant_id:
@@ -351,7 +365,7 @@ def resolve_tenant_id(tenant_or_domain: str) -> str:
 
     ``GET {authority host}/{domain}/v2.0/.well-known/openid-configuration``; the GUID is the
     first path segment of ``token_endpoint``. Raises TenantNotFoundError (400/404, AADSTS90002),
-    TransientError (network, 5xx) or BadResponseError (unexpected document).
+    TransientError (network, 429, 5xx) or BadResponseError (unexpected document).
     """
     value = tenant_or_domain.strip().lower()
     try:
@@ -370,7 +384,7 @@ def resolve_tenant_id(tenant_or_domain: str) -> str:
         ) from None
     finally:
         session.close()
-    if response.status_code >= 500:
+    if response.status_code >= 500 or response.status_code == 429:
         raise errors.TransientError(
             f"Entra ID discovery failed: HTTP {response.status_code}", code="discovery"
         )

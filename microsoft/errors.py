@@ -70,10 +70,14 @@ class UnauthorizedError(DefenderApiError):
 
 
 class ThrottledError(DefenderApiError):
-    """429: quota exceeded; no call may go to the tenant for ``retry_after`` seconds."""
+    """429: quota exceeded; no call may go to the tenant for ``retry_after`` seconds.
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message, status=429, code="TooManyRequests")
+    Raised for the Defender API (§9, ``code`` "TooManyRequests"), for the local call limiter,
+    and for a throttled Entra ID token request (``code`` "AADSTS90055" or "token_429").
+    """
+
+    def __init__(self, message: str, *, retry_after: float, code: str = "TooManyRequests") -> None:
+        super().__init__(message, status=429, code=code)
         self.retry_after = retry_after
 
 

@@ -86,7 +86,11 @@ class TenantRateLimiter:
 
     def block(self, tenant_id: str, seconds: float) -> None:
         """No call may go to ``tenant_id`` for ``seconds`` (a 429's Retry-After), in any
-        process. A longer existing block is kept."""
+        process. A longer existing block is kept. ``seconds`` must be finite (ValueError
+        otherwise: the cache timeout is an integer); the Defender client clamps Retry-After
+        to [1, 3600] s before calling this."""
+        if not math.isfinite(seconds):
+            raise ValueError(f"block seconds must be finite, not {seconds!r}")
         until = self.clock() + max(0.0, seconds)
         key = _key(tenant_id, "blocked")
         current = cache.get(key)

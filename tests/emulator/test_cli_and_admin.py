@@ -174,3 +174,51 @@ def test_main_module_help_runs() -> None:
         env={**os.environ},
     )
     assert "--data-dir" in out.stdout and "--fault" in out.stdout
+
+
+def test_cli_defaults_are_the_knob_defaults() -> None:
+    from emulator.knobs import Knobs
+
+    assert knobs_from_args(build_parser().parse_args(["serve"])) == Knobs()
+
+
+def test_cli_options_for_the_open_contract_points() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--list-order",
+            "unstable",
+            "--no-retry-after-header",
+            "--error-description-separator",
+            "space",
+            "--token-aud",
+            "app_id",
+        ]
+    )
+    knobs = knobs_from_args(args)
+    assert (
+        knobs.list_order,
+        knobs.retry_after_header,
+        knobs.error_description_separator,
+        knobs.token_aud,
+    ) == ("unstable", False, "space", "app_id")
+
+
+def test_admin_knobs_set_the_new_knobs_and_reset_restores_them(wire: Client) -> None:
+    admin = wire.emulator.url + "/_emulator"
+    key = {"X-Emulator-Key": wire.emulator.client_secret}
+    values = {
+        "list_order": "unstable",
+        "retry_after_header": False,
+        "error_description_separator": "space",
+        "token_aud": "app_id",
+    }
+    knobs = wire.http.post(f"{admin}/knobs", json=values, headers=key).json()
+    assert {k: knobs[k] for k in values} == values
+    reset = wire.http.post(f"{admin}/reset", headers=key).json()
+    assert {k: reset["knobs"][k] for k in values} == {
+        "list_order": "created_desc",
+        "retry_after_header": True,
+        "error_description_separator": "crlf",
+        "token_aud": "app_id_uri",
+    }

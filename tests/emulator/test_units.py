@@ -95,3 +95,88 @@ def test_knobs_validate_ranges_and_update_atomically() -> None:
     assert knobs.next_link is False and knobs.null_style == "live"
     knobs.update({"consent_grants_roles": ["Incident.ReadWrite.All"]})
     assert knobs.granted_roles() == ["Incident.ReadWrite.All"]
+
+
+def test_throttle_check_all_records_in_every_counter_or_in_none() -> None:
+    t = Throttle()
+    endpoint, overall = ("tid", "app", "incidents.get"), ("tid", "app", "incidents.overall")
+    assert t.check_all([(endpoint, (1, 0)), (overall, (3, 0))], 100.0) is None
+    # The endpoint counter is full: refused, and the overall counter is not charged.
+    assert t.check_all([(endpoint, (1, 0)), (overall, (3, 0))], 110.0) == 50
+    assert t.check(overall, (3, 0), 120.0) is None
+    assert t.check(overall, (3, 0), 121.0) is None
+    # Now the overall counter (100, 120, 121) is the full one; the wait is its oldest call's.
+    assert t.check_all([(("tid", "app", "incidents.list"), (5, 0)), (overall, (3, 0))], 130.0) == 30
+
+
+def test_incident_ids_are_ascii_longs() -> None:
+    from emulator.defender import parse_incident_id
+
+    assert parse_incident_id("9223372036854775807") == 2**63 - 1
+    assert parse_incident_id("1000000000000000000") == 10**18
+    assert parse_incident_id("0042") == 42
+    for bad in ("9223372036854775808", "", "-1", "1.0", "²", "٣", "12 "):
+        assert parse_incident_id(bad) is None, bad
+
+
+def test_v1_discovery_document_is_the_v2_one_minus_the_v2_only_members() -> None:
+    from emulator.identity import discovery_document
+
+    v2 = discovery_document("https://h:1", "tid", v2=True)
+    v1 = discovery_document("https://h:1", "tid", v2=False)
+
+    assert list(v1) == [
+        "token_endpoint",
+        "token_endpoint_auth_methods_supported",
+        "jwks_uri",
+        "response_modes_supported",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+        "response_types_supported",
+        "scopes_supported",
+        "issuer",
+        "authorization_endpoint",
+        "end_session_endpoint",
+        "claims_supported",
+        "tenant_region_scope",
+        "cloud_instance_name",
+        "cloud_graph_host_name",
+        "msgraph_host",
+    ]
+    assert (v1["token_endpoint"], v2["token_endpoint"]) == (
+        "https://h:1/tid/oauth2/token",
+        "https://h:1/tid/oauth2/v2.0/token",
+    )
+    assert (v1["jwks_uri"], v2["jwks_uri"]) == (
+        "https://h:1/tid/discovery/keys",
+        "https://h:1/tid/discovery/v2.0/keys",
+    )
+    assert (v1["issuer"], v2["issuer"]) == ("https://sts.windows.net/tid/", "https://h:1/tid/v2.0")
+    common = discovery_document("https://h:1", "common", v2=False)
+    assert common["issuer"] == "https://sts.windows.net/{tenantid}/"
+    assert v1["response_types_supported"][-1] == "token id_token"
+    assert v2["response_types_supported"][-1] == "id_token token"
+    assert (v1["scopes_supported"], len(v2)) == (["openid"], 23)
+
+
+def test_new_knobs_default_to_the_previous_behaviour_and_validate() -> None:
+    from emulator.knobs import Knobs
+
+    knobs = Knobs()
+    assert (
+        knobs.list_order,
+        knobs.retry_after_header,
+        knobs.error_description_separator,
+        knobs.token_aud,
+    ) == ("created_desc", True, "crlf", "app_id_uri")
+    assert knobs.description_separator() == "\r\n"
+    assert (knobs.rate_limit_per_minute, knobs.rate_limit_per_hour) == (50, 1500)
+    for name, value in (
+        ("list_order", "newest"),
+        ("retry_after_header", "false"),
+        ("error_description_separator", "\n"),
+        ("token_aud", "guid"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            knobs.update({name: value})
+    assert knobs == Knobs()
