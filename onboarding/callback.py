@@ -20,7 +20,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
 from microsoft import entra
-from onboarding import explain
+from onboarding import explain, rechecks
 from onboarding.confirmation import Confirmation, Outcome, confirm_tenant
 from onboarding.models import ConsentRequest, PendingTenant
 from onboarding.state import StateRejected, consume_state, record_outcome
@@ -194,6 +194,8 @@ def handle_callback(*, params: Mapping[str, str], session: SessionBase) -> Callb
             customer=confirmation.customer,
             confirmation=confirmation,
         )
+    if rechecks.worth_retrying(confirmation):
+        rechecks.schedule_recheck(customer_id=customer.pk)
     if confirmation.outcome == Outcome.CONFLICT:
         message = "This Microsoft tenant cannot be connected through this onboarding link."
     elif confirmation.outcome == Outcome.OFFBOARDED:

@@ -219,6 +219,10 @@ MICROSOFT_READ_TIMEOUT = env.float("MICROSOFT_READ_TIMEOUT", default=30.0)
 ONBOARDING_LINK_TTL = timedelta(days=env.int("ONBOARDING_LINK_TTL_DAYS", default=7))
 # Minutes an OAuth state (minted when the customer administrator presses "Grant consent") lives.
 CONSENT_STATE_TTL = timedelta(minutes=env.int("CONSENT_STATE_TTL_MINUTES", default=10))
+# Seconds after a consent callback whose confirmation failed for a reason that may pass (consent
+# not visible yet, Microsoft unreachable or throttling) at which the portal checks again by
+# itself, one attempt per value (onboarding.rechecks). Empty: no automatic re-checks.
+ONBOARDING_RECHECK_DELAYS = env.list("ONBOARDING_RECHECK_DELAYS", cast=int, default=[60, 300, 900])
 # The Entra ID application's display name, shown to customer administrators on the onboarding
 # page so they recognise it on Microsoft's consent page. Empty: PORTAL_NAME.
 ONBOARDING_APP_NAME = env.str("ONBOARDING_APP_NAME", default="")
