@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from incidents.payload import parse_datetime
+from sync import services
+from sync.models import SyncTrigger
 
 
 def emulator_incidents(
@@ -30,4 +32,12 @@ def stored_incidents(customer: Any) -> dict[int, datetime]:
     """``{incident id: last_update_time}`` of the local copy of ``customer``."""
     return dict(
         Incident.objects.filter(customer=customer).values_list("incident_id", "last_update_time")
+    )
+
+
+def sync(customer: Any, client: Any, **kwargs: Any) -> services.SyncResult:
+    """``sync.services.sync_tenant`` for ``customer`` with ``client``, as the schedule runs it
+    (``kwargs``: e.g. ``max_seconds``)."""
+    return services.sync_tenant(
+        customer_id=customer.pk, trigger=SyncTrigger.SCHEDULE, client=client, **kwargs
     )

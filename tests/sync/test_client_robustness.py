@@ -20,14 +20,7 @@ from tenants.models import AuditEvent, ConsentState
 from tests import factories
 from tests.microsoft.fakes import FakeSession, install_fake_token, page, reply
 from tests.sync.conftest import api_calls, token_calls
-from tests.sync.helpers import emulator_incidents, stored_incidents
-
-
-def sync(customer: Any, client: DefenderClient) -> services.SyncResult:
-    return services.sync_tenant(
-        customer_id=customer.pk, trigger=SyncTrigger.SCHEDULE, client=client
-    )
-
+from tests.sync.helpers import emulator_incidents, stored_incidents, sync
 
 # -- a throttled token request (item: Entra ID 429 is not a tenant failure) --------------------
 

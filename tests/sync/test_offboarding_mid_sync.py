@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from incidents.models import Alert, Incident
-from sync import services
-from sync.models import SyncOutcome, SyncRun, SyncTrigger, TenantSyncState
+from sync.models import SyncOutcome, SyncRun, TenantSyncState
 from tenants.models import ConsentState
 from tenants.services import offboard_customer
+from tests.sync.helpers import sync
 
 
 def offboard_before_second_page(client: Any, customer: Any, *, delete_data: bool) -> None:
@@ -26,12 +26,6 @@ def offboard_before_second_page(client: Any, customer: Any, *, delete_data: bool
         return page
 
     client.list_incidents = list_incidents
-
-
-def sync(customer: Any, client: Any) -> services.SyncResult:
-    return services.sync_tenant(
-        customer_id=customer.pk, trigger=SyncTrigger.SCHEDULE, client=client
-    )
 
 
 def test_offboarding_with_data_deletion_mid_sync_leaves_nothing_behind(

@@ -16,17 +16,11 @@ from microsoft import entra
 from microsoft.defender import DefenderClient, IncidentPage
 from microsoft.rate_limit import TenantRateLimiter
 from sync import scheduling, selectors, services
-from sync.models import SyncOutcome, SyncRun, SyncTrigger, TenantSyncState
+from sync.models import SyncOutcome, SyncRun, TenantSyncState
 from tenants.models import AuditAction, AuditEvent, ConsentState
 from tests import factories
 from tests.sync.conftest import api_calls, token_calls
-from tests.sync.helpers import emulator_incidents, stored_incidents
-
-
-def sync(customer: Any, client: DefenderClient) -> services.SyncResult:
-    return services.sync_tenant(
-        customer_id=customer.pk, trigger=SyncTrigger.SCHEDULE, client=client
-    )
+from tests.sync.helpers import emulator_incidents, stored_incidents, sync
 
 
 def test_429_records_throttling_and_no_call_goes_before_retry_after(

@@ -10,18 +10,10 @@ from django.utils import timezone
 
 from incidents.models import Alert, Incident
 from incidents.payload import format_filter_datetime
-from microsoft.defender import DefenderClient
-from sync import services
 from sync.locks import TenantSyncLock
-from sync.models import SyncOutcome, SyncRun, SyncTrigger, TenantSyncState
+from sync.models import SyncOutcome, SyncRun, TenantSyncState
 from tests.sync.conftest import api_calls, token_calls
-from tests.sync.helpers import emulator_incidents, stored_incidents
-
-
-def sync(customer: Any, client: DefenderClient, **kwargs: Any) -> services.SyncResult:
-    return services.sync_tenant(
-        customer_id=customer.pk, trigger=SyncTrigger.SCHEDULE, client=client, **kwargs
-    )
+from tests.sync.helpers import emulator_incidents, stored_incidents, sync
 
 
 def test_first_sync_backfills_the_window_exactly(
